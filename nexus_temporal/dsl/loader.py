@@ -1,0 +1,167 @@
+"""Read YAML into plain data while remembering where every key and value came from.
+
+Hostile input is bounded: file size, node count after alias expansion, and nesting depth.
+Duplicate keys, which YAML silently overwrites, are errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class Document:
+    """Parsed YAML plus positions: ``keys[path]`` is where a mapping key is written,
+    ``values[path]`` where its value starts."""
+
+    file: str
+    data: Any
+    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def location(self, path: PathKey, *, key: bool = False) -> Location:
+        """The best known location for ``path``, walking up to the nearest known parent."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while True:
+            if probe in table:
+                line, col = table[probe]
+                return Location(self.file, line, col)
+            if probe in self.keys:
+                line, col = self.keys[probe]
+                return Location(self.file, line, col)
+            if not probe:
+                return Location(self.file, 1, 1)
+            probe = probe[:-1]
+
+
+class _Builder:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.count = 0
+
+    def fail(self, node: yaml.Node, message: str, hint: str | None = None) -> DefinitionError:
+        loc = Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
+        return DefinitionError([DefinitionIssue(loc, message, hint=hint, code="yaml")])
+
+    def build(self, node: yaml.Node, path: PathKey, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(
+                node,
+                f"document too large: more than {MAX_NODES} nodes after expanding aliases",
+                "split the definition, or avoid YAML aliases that multiply content",
+            )
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"document nested deeper than {MAX_DEPTH} levels")
+        self.doc.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self.fail(key_node, "YAML merge keys ('<<') are not supported",
+                                    "write the fields out")
+                key = self.build(key_node, path + ("<key>",), depth + 1)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    raise self.fail(key_node, "mapping keys must be plain scalars")
+                key = str(key) if not isinstance(key, str) else key
+                if key in result:
+                    raise self.fail(key_node, f"duplicate key '{key}'",
+                                    "remove one of the two entries")
+                self.doc.keys[path + (key,)] = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
+                result[key] = self.build(value_node, path + (key,), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        try:
+            return _SCALARS.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.fail(node, f"invalid value: {exc}") from None
+
+
+_SCALARS = yaml.SafeLoader("")
+
+
+def load_yaml_text(text: str, file: str = "<input>") -> Document:
+    """Parse YAML text into a :class:`Document`, raising :class:`DefinitionError` on any problem."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
+        raise DefinitionError(
+            [DefinitionIssue(Location(file, 1, 1), f"file larger than {MAX_BYTES} bytes",
+                             hint="split the definition into several workflows", code="yaml")]
+        )
+    doc = Document(file=file, data=None)
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        problem = exc.problem or str(exc)
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        raise DefinitionError(
+            [DefinitionIssue(loc, f"YAML syntax error: {problem}",
+                             hint="check indentation and quoting near this position",
+                             code="yaml")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise DefinitionError(
+            [DefinitionIssue(Location(file, 1, 1), f"YAML error: {exc}", code="yaml")]
+        ) from None
+    except RecursionError:
+        raise DefinitionError(
+            [DefinitionIssue(Location(file, 1, 1), "YAML nested too deeply", code="yaml")]
+        ) from None
+    if root is None:
+        raise DefinitionError(
+            [DefinitionIssue(Location(file, 1, 1), "the file is empty",
+                             hint="a definition needs at least 'name' and 'states'",
+                             code="yaml")]
+        )
+    try:
+        doc.data = _Builder(doc).build(root, (), 0)
+    except RecursionError:
+        raise DefinitionError(
+            [DefinitionIssue(Location(file, 1, 1), "YAML nested too deeply", code="yaml")]
+        ) from None
+    return doc
+
+
+def load_yaml_file(path: str | Path) -> Document:
+    """Read and parse a YAML file; unreadable files become located errors too."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise DefinitionError(
+                [DefinitionIssue(Location(str(p), 1, 1), f"file larger than {MAX_BYTES} bytes",
+                                 code="yaml")]
+            )
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise DefinitionError(
+            [DefinitionIssue(Location(str(p), 1, 1), "file is not UTF-8 text", code="yaml")]
+        ) from None
+    except OSError as exc:
+        raise DefinitionError(
+            [DefinitionIssue(Location(str(p)), f"cannot read file: {exc.strerror}", code="io")]
+        ) from None
+    return load_yaml_text(text, str(p))

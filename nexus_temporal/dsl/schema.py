@@ -1,0 +1,229 @@
+"""The NEXUS YAML v1 format as pydantic models.
+
+These models are both the validation schema (``nexus schema`` publishes their JSON Schema) and,
+once the compiler has normalised them, the immutable plan the interpreter walks: every model is
+frozen and forbids unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nexus_temporal.dsl.durations import parse_duration
+
+#: A JSONata expression, or a JSON structure whose every string is a JSONata expression.
+Expr = Any
+#: A duration such as ``30s``, ``5m``, ``1h30m``, ``250ms`` or ``PT5M``; stored as seconds.
+Duration = Annotated[float, Field(json_schema_extra={"type": "string", "examples": ["30s"]})]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _duration(value: Any) -> Any:
+    if value is None:
+        return None
+    return parse_duration(value)
+
+
+class RetrySpec(Model):
+    """How Temporal retries an action. ``retry: 3`` is short for ``{max_attempts: 3}``."""
+
+    max_attempts: int = Field(3, ge=0, description="0 means unlimited (bounded by timeouts).")
+    initial_interval: Duration = 1.0
+    backoff_coefficient: float = Field(2.0, ge=1.0)
+    maximum_interval: Duration | None = 60.0
+    non_retryable: tuple[str, ...] = Field(
+        (), description="Error types that are never retried."
+    )
+
+    _d = field_validator("initial_interval", "maximum_interval", mode="before")(_duration)
+
+
+class Defaults(Model):
+    """Settings every task inherits unless it sets its own."""
+
+    timeout: Duration | None = Field(None, description="Start-to-close timeout of one attempt.")
+    schedule_to_close: Duration | None = Field(
+        None, description="Total time for all attempts of an action."
+    )
+    heartbeat: Duration | None = None
+    retry: RetrySpec | None = None
+    task_queue: str | None = None
+
+    _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(_duration)
+
+
+class FunctionSpec(Model):
+    """A named action target.
+
+    ``uri`` is ``python:module:function``, ``http(s)://...``, or ``activity:TYPE`` for an activity
+    type served by any Temporal worker on the task queue.
+    """
+
+    uri: str
+    method: str = "POST"
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers; '${env:NAME}' is read from the worker's environment.",
+    )
+    timeout: Duration | None = None
+    retry: RetrySpec | None = None
+    task_queue: str | None = None
+
+    _d = field_validator("timeout", mode="before")(_duration)
+
+
+class CompensationSpec(Model):
+    """A saga compensation: the action that undoes a state that ran."""
+
+    action: str
+    input: Expr = None
+    retry: RetrySpec | None = None
+    timeout: Duration | None = None
+
+    _d = field_validator("timeout", mode="before")(_duration)
+
+
+class CatchSpec(Model):
+    """Route an error to a state. ``errors`` lists error types; ``*`` matches any."""
+
+    errors: tuple[str, ...] = ("*",)
+    next: str
+    as_: str = Field("error", alias="as", description="Data key that receives the error.")
+
+
+class OnFailure(Model):
+    """The white paper's Appendix B shorthand: ``retry``, ``backoff`` and ``compensate``."""
+
+    retry: int | RetrySpec | None = None
+    backoff: Literal["exponential", "linear", "fixed", "constant"] | None = None
+    compensate: str | CompensationSpec | None = None
+    catch: tuple[CatchSpec, ...] = ()
+
+
+class StateBase(Model):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    next: str | None = Field(None, description="The next state; without it the workflow ends.")
+
+
+class TaskState(StateBase):
+    """Call an action (a function or an activity type)."""
+
+    type: Literal["task"] = "task"
+    action: str
+    input: Expr = Field(None, description="JSONata over the data: what the action receives.")
+    output: Expr = Field(None, description="JSONata over the result ($) : what is kept.")
+    assign: dict[str, Expr] | None = Field(
+        None, description="Data keys set from the (shaped) result; default: data[<state>]."
+    )
+    timeout: Duration | None = None
+    schedule_to_close: Duration | None = None
+    heartbeat: Duration | None = None
+    retry: int | RetrySpec | None = None
+    catch: tuple[CatchSpec, ...] = ()
+    compensate: str | CompensationSpec | None = None
+    on_failure: OnFailure | None = None
+    task_queue: str | None = None
+
+    _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(_duration)
+
+
+class ChoiceRule(Model):
+    when: str = Field(description="JSONata condition over the data.")
+    next: str
+
+
+class ChoiceState(StateBase):
+    """Go to the first rule whose condition is true, else to ``default``."""
+
+    type: Literal["choice"] = "choice"
+    choices: tuple[ChoiceRule, ...] = Field(min_length=1)
+    default: str | None = None
+
+
+class PassState(StateBase):
+    """Shape the data without calling anything (``set`` is a synonym)."""
+
+    type: Literal["pass", "set"] = "pass"
+    assign: dict[str, Expr] | None = None
+    output: Expr = Field(None, description="JSONata over the data: replaces the data.")
+
+
+class WaitState(StateBase):
+    """Wait for a duration, until a timestamp, or until a signal or update arrives."""
+
+    type: Literal["wait"] = "wait"
+    duration: Duration | None = None
+    until: str | None = Field(None, description="JSONata giving an ISO-8601 timestamp.")
+    signal: str | None = Field(None, description="Signal or update name to wait for.")
+    timeout: Duration | None = Field(None, description="With signal: give up after this.")
+    assign: dict[str, Expr] | None = Field(
+        None, description="With signal: data keys set from the payload ($)."
+    )
+    catch: tuple[CatchSpec, ...] = ()
+
+    _d = field_validator("duration", "timeout", mode="before")(_duration)
+
+
+class Branch(Model):
+    name: str = Field(min_length=1)
+    states: tuple[State, ...] = Field(min_length=1)
+
+
+class ParallelState(StateBase):
+    """Run static branches concurrently; each gets a copy of the data."""
+
+    type: Literal["parallel"] = "parallel"
+    branches: tuple[Branch, ...] = Field(min_length=1)
+    output: Expr = None
+    assign: dict[str, Expr] | None = None
+    catch: tuple[CatchSpec, ...] = ()
+
+
+class SucceedState(StateBase):
+    """End the workflow (or branch) successfully."""
+
+    type: Literal["succeed"] = "succeed"
+    output: Expr = None
+
+
+class FailState(StateBase):
+    """End the workflow with an error; compensations run."""
+
+    type: Literal["fail"] = "fail"
+    error: str = "Failed"
+    message: str | None = None
+
+
+State = Annotated[
+    TaskState | ChoiceState | PassState | WaitState | ParallelState | SucceedState | FailState,
+    Field(discriminator="type"),
+]
+
+STATE_TYPES = ("task", "choice", "pass", "set", "wait", "parallel", "succeed", "fail")
+
+
+class Definition(Model):
+    """A NEXUS workflow definition."""
+
+    format: Literal["nexus/v1"] = Field("nexus/v1", description="The format version.")
+    name: str = Field(min_length=1, description="Also the Temporal workflow type.")
+    version: str = Field("1", description="The definition's own version, for name@version.")
+    description: str | None = None
+    start_at: str | None = Field(None, description="First state; default: the first listed.")
+    defaults: Defaults = Defaults()
+    functions: dict[str, str | FunctionSpec] = Field(default_factory=dict)
+    states: tuple[State, ...] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) else value
+
+
+Branch.model_rebuild()
