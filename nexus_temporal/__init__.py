@@ -1,0 +1,10 @@
+"""nexus-temporal: declarative NEXUS YAML workflows on Temporal.
+
+Public API: :func:`function` registers a Python function as an activity type; the ``nexus`` CLI
+does the rest.
+"""
+
+from activities.python import function
+
+__all__ = ["function"]
+__version__ = "0.1.0"

@@ -53,8 +53,15 @@ def compile_document(doc: Document) -> Plan:
     issues: list[DefinitionIssue] = []
     if not isinstance(doc.data, dict):
         raise DefinitionError(
-            [_issue(doc, (), "a definition must be a YAML mapping with 'name' and 'states'",
-                    hint="start the file with 'name: my-workflow'", code="shape")]
+            [
+                _issue(
+                    doc,
+                    (),
+                    "a definition must be a YAML mapping with 'name' and 'states'",
+                    hint="start the file with 'name: my-workflow'",
+                    code="shape",
+                )
+            ]
         )
     _check_state_types(doc, doc.data.get("states"), ("states",), issues)
     if issues:
@@ -65,20 +72,31 @@ def compile_document(doc: Document) -> Plan:
         raise DefinitionError(_pydantic_issues(doc, exc)) from None
     definition = _normalise(definition)
     scopes: dict[str, Scope] = {}
-    _check_scope(doc, definition, "", definition.states, ("states",), definition.start_at,
-                 scopes, issues, seen={})
+    _check_scope(
+        doc,
+        definition,
+        "",
+        definition.states,
+        ("states",),
+        definition.start_at,
+        scopes,
+        issues,
+        seen={},
+    )
     _check_functions(doc, definition, issues)
     if issues:
         raise DefinitionError(sorted(issues, key=lambda i: (i.location.line, i.location.column)))
-    return Plan(definition=definition, hash=content_hash(definition), source=doc.file,
-                scopes=scopes)
+    return Plan(
+        definition=definition, hash=content_hash(definition), source=doc.file, scopes=scopes
+    )
 
 
 # --- shape checks that must run before pydantic, for precise messages -------------------------
 
 
-def _check_state_types(doc: Document, states: Any, path: tuple[Any, ...],
-                       issues: list[DefinitionIssue]) -> None:
+def _check_state_types(
+    doc: Document, states: Any, path: tuple[Any, ...], issues: list[DefinitionIssue]
+) -> None:
     if not isinstance(states, list):
         return
     for i, raw in enumerate(states):
@@ -90,20 +108,38 @@ def _check_state_types(doc: Document, states: Any, path: tuple[Any, ...],
             if "action" in raw:
                 raw["type"] = "task"
             else:
-                issues.append(_issue(doc, path + (i,), "state has no 'type'", state=name,
-                                     hint=f"add 'type:' (one of {', '.join(STATE_TYPES)}) or "
-                                     "an 'action:' for a task", code="missing-type", key=True))
+                issues.append(
+                    _issue(
+                        doc,
+                        path + (i,),
+                        "state has no 'type'",
+                        state=name,
+                        hint=f"add 'type:' (one of {', '.join(STATE_TYPES)}) or "
+                        "an 'action:' for a task",
+                        code="missing-type",
+                        key=True,
+                    )
+                )
                 continue
         elif kind not in STATE_TYPES:
             hint = did_you_mean(str(kind), STATE_TYPES) or f"use one of {', '.join(STATE_TYPES)}"
-            issues.append(_issue(doc, path + (i, "type"), f"unknown state type '{kind}'",
-                                 state=name, hint=hint, code="unknown-type"))
+            issues.append(
+                _issue(
+                    doc,
+                    path + (i, "type"),
+                    f"unknown state type '{kind}'",
+                    state=name,
+                    hint=hint,
+                    code="unknown-type",
+                )
+            )
             continue
         if raw.get("type") == "parallel" and isinstance(raw.get("branches"), list):
             for b, branch in enumerate(raw["branches"]):
                 if isinstance(branch, dict):
-                    _check_state_types(doc, branch.get("states"),
-                                       path + (i, "branches", b, "states"), issues)
+                    _check_state_types(
+                        doc, branch.get("states"), path + (i, "branches", b, "states"), issues
+                    )
 
 
 _MODEL_FIELDS: dict[str, set[str]] = {}
@@ -121,17 +157,32 @@ def _pydantic_issues(doc: Document, exc: ValidationError) -> list[DefinitionIssu
             hint = did_you_mean(field, allowed) if allowed else None
             if not hint and allowed:
                 hint = f"allowed fields here: {', '.join(sorted(allowed))}"
-            issue = _issue(doc, path, f"unknown field '{field}'", state=state, hint=hint,
-                           code="unknown-field", key=True)
+            issue = _issue(
+                doc,
+                path,
+                f"unknown field '{field}'",
+                state=state,
+                hint=hint,
+                code="unknown-field",
+                key=True,
+            )
         elif kind == "missing":
             field = str(leftover[-1]) if leftover else str(err["loc"][-1])
-            issue = _issue(doc, path, f"missing required field '{field}'", state=state,
-                           hint=f"add '{field}:'", code="missing-field", key=True)
+            issue = _issue(
+                doc,
+                path,
+                f"missing required field '{field}'",
+                state=state,
+                hint=f"add '{field}:'",
+                code="missing-field",
+                key=True,
+            )
         else:
             msg = err["msg"].removeprefix("Value error, ")
             where = ".".join(str(p) for p in path) or "definition"
-            issue = _issue(doc, path, f"invalid value for '{where}': {msg}", state=state,
-                           code="invalid-value")
+            issue = _issue(
+                doc, path, f"invalid value for '{where}': {msg}", state=state, code="invalid-value"
+            )
         key = path
         old = best.get(key)
         # Union members each report an error; keep the most specific (unknown field > other).
@@ -140,8 +191,7 @@ def _pydantic_issues(doc: Document, exc: ValidationError) -> list[DefinitionIssu
     # Drop parent errors when a child error exists (union fallbacks report both).
     keys = list(best)
     result = [
-        issue for k, issue in best.items()
-        if not any(o != k and o[: len(k)] == k for o in keys)
+        issue for k, issue in best.items() if not any(o != k and o[: len(k)] == k for o in keys)
     ]
     return sorted(result, key=lambda i: (i.location.line, i.location.column))
 
@@ -182,8 +232,13 @@ def _allowed_fields(loc: Sequence[Any], raw_parent: Any) -> list[str]:
     if isinstance(raw_parent, dict) and raw_parent.get("type") in STATE_TYPES:
         kind = raw_parent["type"]
         model = {
-            "task": TaskState, "choice": ChoiceState, "pass": PassState, "set": PassState,
-            "wait": WaitState, "parallel": ParallelState, "succeed": SucceedState,
+            "task": TaskState,
+            "choice": ChoiceState,
+            "pass": PassState,
+            "set": PassState,
+            "wait": WaitState,
+            "parallel": ParallelState,
+            "succeed": SucceedState,
             "fail": schema.FailState,
         }[kind]
     else:
@@ -253,8 +308,9 @@ def _retry(value: int | RetrySpec | None) -> RetrySpec | None:
 def _normalise_state(definition: Definition, state: State) -> State:
     if isinstance(state, ParallelState):
         branches = tuple(
-            b.model_copy(update={"states": tuple(_normalise_state(definition, s)
-                                                 for s in b.states)})
+            b.model_copy(
+                update={"states": tuple(_normalise_state(definition, s) for s in b.states)}
+            )
             for b in state.branches
         )
         return state.model_copy(update={"branches": branches})
@@ -264,8 +320,11 @@ def _normalise_state(definition: Definition, state: State) -> State:
     spec = fn if isinstance(fn, FunctionSpec) else None
     of = state.on_failure
     retry = (
-        _retry(state.retry) or _retry(of.retry if of else None)
-        or (spec.retry if spec else None) or definition.defaults.retry or RetrySpec()
+        _retry(state.retry)
+        or _retry(of.retry if of else None)
+        or (spec.retry if spec else None)
+        or definition.defaults.retry
+        or RetrySpec()
     )
     if of and of.backoff:
         retry = retry.model_copy(
@@ -277,7 +336,9 @@ def _normalise_state(definition: Definition, state: State) -> State:
     if compensate is not None and compensate.retry is None:
         compensate = compensate.model_copy(update={"retry": RetrySpec(max_attempts=5)})
     timeout = (
-        state.timeout or (spec.timeout if spec else None) or definition.defaults.timeout
+        state.timeout
+        or (spec.timeout if spec else None)
+        or definition.defaults.timeout
         or DEFAULT_TIMEOUT
     )
     return state.model_copy(
@@ -287,7 +348,8 @@ def _normalise_state(definition: Definition, state: State) -> State:
             "timeout": timeout,
             "schedule_to_close": state.schedule_to_close or definition.defaults.schedule_to_close,
             "heartbeat": state.heartbeat or definition.defaults.heartbeat,
-            "task_queue": state.task_queue or (spec.task_queue if spec else None)
+            "task_queue": state.task_queue
+            or (spec.task_queue if spec else None)
             or definition.defaults.task_queue,
             "catch": tuple(of.catch if of else ()) + tuple(state.catch),
             "on_failure": None,
@@ -319,27 +381,48 @@ def _ends(state: State) -> bool:
     return state.next is None
 
 
-def _check_scope(doc: Document, definition: Definition, scope_id: str,
-                 states: Sequence[State], path: tuple[Any, ...], start: str | None,
-                 scopes: dict[str, Scope], issues: list[DefinitionIssue],
-                 seen: dict[str, tuple[Any, ...]]) -> None:
+def _check_scope(
+    doc: Document,
+    definition: Definition,
+    scope_id: str,
+    states: Sequence[State],
+    path: tuple[Any, ...],
+    start: str | None,
+    scopes: dict[str, Scope],
+    issues: list[DefinitionIssue],
+    seen: dict[str, tuple[Any, ...]],
+) -> None:
     by_name: dict[str, State] = {}
     paths: dict[str, tuple[Any, ...]] = {}
     for i, state in enumerate(states):
         spath = path + (i,)
         if state.name in seen:
             first = doc.location(seen[state.name] + ("name",))
-            issues.append(_issue(doc, spath + ("name",), f"duplicate state name '{state.name}'",
-                                 state=state.name, code="duplicate-state",
-                                 hint=f"state names must be unique; first defined at {first}"))
+            issues.append(
+                _issue(
+                    doc,
+                    spath + ("name",),
+                    f"duplicate state name '{state.name}'",
+                    state=state.name,
+                    code="duplicate-state",
+                    hint=f"state names must be unique; first defined at {first}",
+                )
+            )
             continue
         seen[state.name] = spath
         by_name[state.name] = state
         paths[state.name] = spath
     start_name = start or (states[0].name if states else "")
     if start and start not in by_name:
-        issues.append(_issue(doc, ("start_at",), f"start_at names unknown state '{start}'",
-                             hint=did_you_mean(start, by_name), code="unknown-state"))
+        issues.append(
+            _issue(
+                doc,
+                ("start_at",),
+                f"start_at names unknown state '{start}'",
+                hint=did_you_mean(start, by_name),
+                code="unknown-state",
+            )
+        )
         return
     scopes[scope_id] = Scope(id=scope_id, start=start_name, states=freeze(by_name))
     for name, state in by_name.items():
@@ -350,21 +433,42 @@ def _check_scope(doc: Document, definition: Definition, scope_id: str,
                 hint = did_you_mean(target, by_name) or (
                     f"add a state named '{target}' to {where}, or fix the name"
                 )
-                issues.append(_issue(doc, spath + rel,
-                                     f"'{rel[0]}' goes to '{target}', which is not a state "
-                                     f"of {where}", state=name, hint=hint,
-                                     code="unknown-state"))
+                issues.append(
+                    _issue(
+                        doc,
+                        spath + rel,
+                        f"'{rel[0]}' goes to '{target}', which is not a state of {where}",
+                        state=name,
+                        hint=hint,
+                        code="unknown-state",
+                    )
+                )
         _check_state(doc, definition, state, spath, issues)
         if isinstance(state, ParallelState):
             names = set()
             for b, branch in enumerate(state.branches):
                 if branch.name in names:
-                    issues.append(_issue(doc, spath + ("branches", b, "name"),
-                                         f"duplicate branch name '{branch.name}'", state=name,
-                                         code="duplicate-branch"))
+                    issues.append(
+                        _issue(
+                            doc,
+                            spath + ("branches", b, "name"),
+                            f"duplicate branch name '{branch.name}'",
+                            state=name,
+                            code="duplicate-branch",
+                        )
+                    )
                 names.add(branch.name)
-                _check_scope(doc, definition, f"{name}/{branch.name}", branch.states,
-                             spath + ("branches", b, "states"), None, scopes, issues, seen)
+                _check_scope(
+                    doc,
+                    definition,
+                    f"{name}/{branch.name}",
+                    branch.states,
+                    spath + ("branches", b, "states"),
+                    None,
+                    scopes,
+                    issues,
+                    seen,
+                )
     # Reachability from the start, and a path to an end from every reachable state.
     reach: set[str] = set()
     todo = [start_name]
@@ -376,14 +480,19 @@ def _check_scope(doc: Document, definition: Definition, scope_id: str,
         todo.extend(t for t, _ in _targets(by_name[cur]))
     for name in by_name:
         if name not in reach:
-            issues.append(_issue(doc, paths[name] + ("name",),
-                                 f"state '{name}' is unreachable from the start "
-                                 f"'{start_name}'", state=name, code="unreachable",
-                                 hint="point a 'next' at it, or remove it"))
+            issues.append(
+                _issue(
+                    doc,
+                    paths[name] + ("name",),
+                    f"state '{name}' is unreachable from the start '{start_name}'",
+                    state=name,
+                    code="unreachable",
+                    hint="point a 'next' at it, or remove it",
+                )
+            )
     # A state that goes to an unknown name already has an error; don't also call it endless.
     can_end = {
-        n for n, s in by_name.items()
-        if _ends(s) or any(t not in by_name for t, _ in _targets(s))
+        n for n, s in by_name.items() if _ends(s) or any(t not in by_name for t, _ in _targets(s))
     }
     changed = True
     while changed:
@@ -393,20 +502,34 @@ def _check_scope(doc: Document, definition: Definition, scope_id: str,
                 can_end.add(n)
                 changed = True
     for name in sorted(reach - can_end, key=lambda n: paths[n]):
-        issues.append(_issue(doc, paths[name] + ("name",),
-                             f"state '{name}' has no path to an end: the workflow would loop "
-                             "forever", state=name, code="no-end",
-                             hint="give the loop an exit: a choice rule or 'default' that "
-                             "leaves it, or a state without 'next'"))
+        issues.append(
+            _issue(
+                doc,
+                paths[name] + ("name",),
+                f"state '{name}' has no path to an end: the workflow would loop forever",
+                state=name,
+                code="no-end",
+                hint="give the loop an exit: a choice rule or 'default' that "
+                "leaves it, or a state without 'next'",
+            )
+        )
 
 
-def _check_state(doc: Document, definition: Definition, state: State, spath: tuple[Any, ...],
-                 issues: list[DefinitionIssue]) -> None:
+def _check_state(
+    doc: Document,
+    definition: Definition,
+    state: State,
+    spath: tuple[Any, ...],
+    issues: list[DefinitionIssue],
+) -> None:
     exprs: list[tuple[tuple[Any, ...], Any]] = []
     if isinstance(state, TaskState):
         _check_action(doc, definition, state.action, spath + ("action",), state.name, issues)
-        exprs += [(("input",), state.input), (("output",), state.output),
-                  (("assign",), state.assign)]
+        exprs += [
+            (("input",), state.input),
+            (("output",), state.output),
+            (("assign",), state.assign),
+        ]
         if state.compensate is not None:
             assert isinstance(state.compensate, CompensationSpec)
             raw = doc.data
@@ -417,8 +540,9 @@ def _check_state(doc: Document, definition: Definition, state: State, spath: tup
                 apath, ipath = cpath + ("action",), cpath + ("input",)
             else:
                 apath, ipath = cpath, cpath
-            _check_action(doc, definition, state.compensate.action, spath + apath, state.name,
-                          issues)
+            _check_action(
+                doc, definition, state.compensate.action, spath + apath, state.name, issues
+            )
             exprs.append((ipath, state.compensate.input))
     elif isinstance(state, ChoiceState):
         exprs += [(("choices", i, "when"), r.when) for i, r in enumerate(state.choices)]
@@ -429,24 +553,45 @@ def _check_state(doc: Document, definition: Definition, state: State, spath: tup
     elif isinstance(state, WaitState):
         given = [f for f in ("duration", "until", "signal") if getattr(state, f) is not None]
         if len(given) != 1:
-            issues.append(_issue(doc, spath, "a wait state needs exactly one of 'duration', "
-                                 "'until' or 'signal'", state=state.name, key=True,
-                                 code="wait-kind", hint="e.g. 'duration: 30s' or "
-                                 "'signal: approval'"))
+            issues.append(
+                _issue(
+                    doc,
+                    spath,
+                    "a wait state needs exactly one of 'duration', 'until' or 'signal'",
+                    state=state.name,
+                    key=True,
+                    code="wait-kind",
+                    hint="e.g. 'duration: 30s' or 'signal: approval'",
+                )
+            )
         if state.until is not None:
             exprs.append((("until",), state.until))
         exprs.append((("assign",), state.assign))
         if state.signal is None and (state.timeout is not None or state.assign):
-            issues.append(_issue(doc, spath, "'timeout' and 'assign' apply only to a wait "
-                                 "for a signal", state=state.name, key=True, code="wait-kind"))
+            issues.append(
+                _issue(
+                    doc,
+                    spath,
+                    "'timeout' and 'assign' apply only to a wait for a signal",
+                    state=state.name,
+                    key=True,
+                    code="wait-kind",
+                )
+            )
     for rel, template in exprs:
         if template is None:
             continue
         for sub, err in iter_template_errors(template):
-            issues.append(_issue(doc, spath + rel + sub, f"invalid JSONata: {err.message}",
-                                 state=state.name, code="jsonata",
-                                 hint="fix the expression; literal strings are written "
-                                 "quoted, e.g. '\"text\"'"))
+            issues.append(
+                _issue(
+                    doc,
+                    spath + rel + sub,
+                    f"invalid JSONata: {err.message}",
+                    state=state.name,
+                    code="jsonata",
+                    hint="fix the expression; literal strings are written quoted, e.g. '\"text\"'",
+                )
+            )
 
 
 def _get(data: Any, path: tuple[Any, ...]) -> Any:
@@ -455,36 +600,54 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-def _check_action(doc: Document, definition: Definition, action: str, path: tuple[Any, ...],
-                  state: str, issues: list[DefinitionIssue]) -> None:
+def _check_action(
+    doc: Document,
+    definition: Definition,
+    action: str,
+    path: tuple[Any, ...],
+    state: str,
+    issues: list[DefinitionIssue],
+) -> None:
     if action in definition.functions:
         return
     scheme = uri_scheme(action)
     if scheme:
         problem = _uri_problem(action)
         if problem:
-            issues.append(_issue(doc, path, problem[0], state=state, hint=problem[1],
-                                 code="bad-uri"))
+            issues.append(
+                _issue(doc, path, problem[0], state=state, hint=problem[1], code="bad-uri")
+            )
         return
     if definition.functions:
         hint = did_you_mean(action, definition.functions) or (
             f"declare it under 'functions:' (declared: {', '.join(definition.functions)})"
         )
-        issues.append(_issue(doc, path, f"action '{action}' names no function", state=state,
-                             hint=hint, code="unknown-function"))
+        issues.append(
+            _issue(
+                doc,
+                path,
+                f"action '{action}' names no function",
+                state=state,
+                hint=hint,
+                code="unknown-function",
+            )
+        )
 
 
 def _uri_problem(uri: str) -> tuple[str, str] | None:
     scheme = uri_scheme(uri) or uri.split(":", 1)[0]
     if scheme in _LATER_SCHEMES:
-        return (f"'{scheme}:' functions are not supported by this release",
-                "use python:, http(s):// or activity: targets")
+        return (
+            f"'{scheme}:' functions are not supported by this release",
+            "use python:, http(s):// or activity: targets",
+        )
     if scheme not in URI_SCHEMES:
-        return (f"unsupported function URI scheme '{scheme}:' in '{uri}'",
-                "use python:module:function, http(s)://host/path or activity:TYPE")
+        return (
+            f"unsupported function URI scheme '{scheme}:' in '{uri}'",
+            "use python:module:function, http(s)://host/path or activity:TYPE",
+        )
     if scheme == "python" and not _PY_URI.match(uri):
-        return (f"'{uri}' is not a python function URI",
-                "write python:package.module:function")
+        return (f"'{uri}' is not a python function URI", "write python:package.module:function")
     if scheme == "activity" and len(uri) <= len("activity:"):
         return ("'activity:' needs an activity type name", "write activity:my-activity-type")
     if scheme in ("http", "https") and len(uri.split("://", 1)[1]) == 0:
@@ -492,27 +655,43 @@ def _uri_problem(uri: str) -> tuple[str, str] | None:
     return None
 
 
-def _check_functions(doc: Document, definition: Definition,
-                     issues: list[DefinitionIssue]) -> None:
+def _check_functions(doc: Document, definition: Definition, issues: list[DefinitionIssue]) -> None:
     for name, fn in definition.functions.items():
         uri = fn.uri if isinstance(fn, FunctionSpec) else fn
-        path: tuple[Any, ...] = ("functions", name) + (("uri",) if isinstance(fn, FunctionSpec)
-                                                       else ())
+        path: tuple[Any, ...] = ("functions", name) + (
+            ("uri",) if isinstance(fn, FunctionSpec) else ()
+        )
         if not uri_scheme(uri) and not _uri_problem(uri):
-            issues.append(_issue(doc, path, f"function '{name}': '{uri}' is not a URI",
-                                 hint="write python:module:function, https://... or "
-                                 "activity:TYPE", code="bad-uri"))
+            issues.append(
+                _issue(
+                    doc,
+                    path,
+                    f"function '{name}': '{uri}' is not a URI",
+                    hint="write python:module:function, https://... or activity:TYPE",
+                    code="bad-uri",
+                )
+            )
             continue
         problem = _uri_problem(uri)
         if problem:
-            issues.append(_issue(doc, path, f"function '{name}': {problem[0]}", hint=problem[1],
-                                 code="bad-uri"))
+            issues.append(
+                _issue(
+                    doc, path, f"function '{name}': {problem[0]}", hint=problem[1], code="bad-uri"
+                )
+            )
 
 
-def _issue(doc: Document, path: tuple[Any, ...], message: str, *, state: str | None = None,
-           hint: str | None = None, code: str = "invalid", key: bool = False) -> DefinitionIssue:
-    return DefinitionIssue(doc.location(path, key=key), message, state=state, hint=hint,
-                           code=code)
+def _issue(
+    doc: Document,
+    path: tuple[Any, ...],
+    message: str,
+    *,
+    state: str | None = None,
+    hint: str | None = None,
+    code: str = "invalid",
+    key: bool = False,
+) -> DefinitionIssue:
+    return DefinitionIssue(doc.location(path, key=key), message, state=state, hint=hint, code=code)
 
 
 def compile_many(paths: Sequence[str | Path]) -> tuple[list[Plan], list[DefinitionIssue]]:

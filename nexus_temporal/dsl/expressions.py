@@ -75,9 +75,9 @@ def evaluate_template(template: Any, data: Any, bindings: Mapping[str, Any] | No
     return template
 
 
-def iter_template_errors(template: Any, path: tuple[Any, ...] = ()) -> Iterator[
-    tuple[tuple[Any, ...], ExpressionError]
-]:
+def iter_template_errors(
+    template: Any, path: tuple[Any, ...] = ()
+) -> Iterator[tuple[tuple[Any, ...], ExpressionError]]:
     """Yield ``(path, error)`` for every expression in a template that does not compile."""
     if isinstance(template, str):
         try:

@@ -71,15 +71,17 @@ class _Builder:
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.fail(key_node, "YAML merge keys ('<<') are not supported",
-                                    "write the fields out")
+                    raise self.fail(
+                        key_node, "YAML merge keys ('<<') are not supported", "write the fields out"
+                    )
                 key = self.build(key_node, path + ("<key>",), depth + 1)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise self.fail(key_node, "mapping keys must be plain scalars")
                 key = str(key) if not isinstance(key, str) else key
                 if key in result:
-                    raise self.fail(key_node, f"duplicate key '{key}'",
-                                    "remove one of the two entries")
+                    raise self.fail(
+                        key_node, f"duplicate key '{key}'", "remove one of the two entries"
+                    )
                 self.doc.keys[path + (key,)] = (
                     key_node.start_mark.line + 1,
                     key_node.start_mark.column + 1,
@@ -101,8 +103,14 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
     """Parse YAML text into a :class:`Document`, raising :class:`DefinitionError` on any problem."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         raise DefinitionError(
-            [DefinitionIssue(Location(file, 1, 1), f"file larger than {MAX_BYTES} bytes",
-                             hint="split the definition into several workflows", code="yaml")]
+            [
+                DefinitionIssue(
+                    Location(file, 1, 1),
+                    f"file larger than {MAX_BYTES} bytes",
+                    hint="split the definition into several workflows",
+                    code="yaml",
+                )
+            ]
         )
     doc = Document(file=file, data=None)
     try:
@@ -118,9 +126,14 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
         if exc.context:
             problem = f"{problem} ({exc.context})"
         raise DefinitionError(
-            [DefinitionIssue(loc, f"YAML syntax error: {problem}",
-                             hint="check indentation and quoting near this position",
-                             code="yaml")]
+            [
+                DefinitionIssue(
+                    loc,
+                    f"YAML syntax error: {problem}",
+                    hint="check indentation and quoting near this position",
+                    code="yaml",
+                )
+            ]
         ) from None
     except yaml.YAMLError as exc:
         raise DefinitionError(
@@ -132,9 +145,14 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
         ) from None
     if root is None:
         raise DefinitionError(
-            [DefinitionIssue(Location(file, 1, 1), "the file is empty",
-                             hint="a definition needs at least 'name' and 'states'",
-                             code="yaml")]
+            [
+                DefinitionIssue(
+                    Location(file, 1, 1),
+                    "the file is empty",
+                    hint="a definition needs at least 'name' and 'states'",
+                    code="yaml",
+                )
+            ]
         )
     try:
         doc.data = _Builder(doc).build(root, (), 0)
@@ -152,8 +170,11 @@ def load_yaml_file(path: str | Path) -> Document:
         size = p.stat().st_size
         if size > MAX_BYTES:
             raise DefinitionError(
-                [DefinitionIssue(Location(str(p), 1, 1), f"file larger than {MAX_BYTES} bytes",
-                                 code="yaml")]
+                [
+                    DefinitionIssue(
+                        Location(str(p), 1, 1), f"file larger than {MAX_BYTES} bytes", code="yaml"
+                    )
+                ]
             )
         text = p.read_bytes().decode("utf-8")
     except UnicodeDecodeError:

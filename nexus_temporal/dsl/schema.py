@@ -36,9 +36,7 @@ class RetrySpec(Model):
     initial_interval: Duration = 1.0
     backoff_coefficient: float = Field(2.0, ge=1.0)
     maximum_interval: Duration | None = 60.0
-    non_retryable: tuple[str, ...] = Field(
-        (), description="Error types that are never retried."
-    )
+    non_retryable: tuple[str, ...] = Field((), description="Error types that are never retried.")
 
     _d = field_validator("initial_interval", "maximum_interval", mode="before")(_duration)
 

@@ -1,0 +1,79 @@
+"""The ``python:module:function`` provider, and functions registered by activity-type name.
+
+A Python exception becomes an ``ApplicationError`` whose type is the exception's class name, so
+a definition can ``catch`` it by that name. Raise ``ApplicationError(non_retryable=True)`` to stop
+retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.invoke import InvokeRequest
+
+_REGISTERED: dict[str, Callable[..., Any]] = {}
+
+
+def function(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a Python function as the activity type ``name``.
+
+    A NEXUS action naming ``name`` then runs it on any nexus worker that imported the module.
+    The function receives the action's input (one JSON value) and returns a JSON value.
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        _REGISTERED[name] = fn
+        return fn
+
+    return register
+
+
+def registered_functions() -> dict[str, Callable[..., Any]]:
+    return dict(_REGISTERED)
+
+
+def resolve(uri: str) -> Callable[..., Any]:
+    """Import ``python:module:function``; raises ``LookupError`` naming what is missing."""
+    _, module_name, attr = uri.split(":", 2)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LookupError(f"cannot import module '{module_name}': {exc}") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise LookupError(f"module '{module_name}' has no function '{attr}'")
+    return fn
+
+
+async def run_function(fn: Callable[..., Any], payload: Any) -> Any:
+    """Call a sync or async function with one payload, off the event loop if sync."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(payload)
+    return await asyncio.to_thread(fn, payload)
+
+
+async def call_python(request: InvokeRequest) -> Any:
+    try:
+        fn = resolve(request.uri)
+    except LookupError as exc:
+        raise ApplicationError(
+            f"function '{request.function}': {exc}", type="FunctionNotFound", non_retryable=True
+        ) from None
+    return await run_function(fn, request.payload)
+
+
+def as_activity(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a registered function as a Temporal activity named ``name``."""
+
+    async def run(payload: Any = None) -> Any:
+        return await run_function(fn, payload)
+
+    run.__name__ = f"nexus_function_{name}"
+    return activity.defn(name=name)(run)

@@ -1,0 +1,65 @@
+"""Errors that route inside the interpreter.
+
+A :class:`NexusError` is what a ``catch`` matches on: its ``type`` comes from what history records
+(an activity's ``ApplicationError.type``, ``Timeout``, a ``fail`` state's ``error``), never from
+worker-local state, so routing is the same on replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    TimeoutError,
+)
+
+
+@dataclass
+class NexusError(Exception):
+    type: str
+    message: str
+    state: str | None = None
+    details: Any = None
+    compensations: list[dict[str, Any]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = f"state '{self.state}' failed: " if self.state else ""
+        return f"{where}{self.type}: {self.message}"
+
+    def to_data(self) -> dict[str, Any]:
+        """The error as the catching state's data sees it."""
+        out: dict[str, Any] = {"type": self.type, "message": self.message, "state": self.state}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+def from_temporal(exc: BaseException, state: str) -> NexusError:
+    """Translate an activity or child failure into a routable :class:`NexusError`."""
+    cause: BaseException | None = exc
+    while isinstance(cause, (ActivityError, ChildWorkflowError)) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        details = list(cause.details) if cause.details else None
+        return NexusError(
+            cause.type or "Error",
+            cause.message,
+            state,
+            details[0] if details and len(details) == 1 else details,
+        )
+    if isinstance(cause, TimeoutError):
+        kind = cause.type.name.lower() if cause.type is not None else "unknown"
+        return NexusError("Timeout", f"timed out ({kind})", state)
+    if isinstance(cause, CancelledError):
+        return NexusError("Cancelled", str(cause) or "cancelled", state)
+    text = getattr(cause, "message", None) or str(cause)
+    return NexusError(type(cause).__name__ if cause else "Error", text, state)
+
+
+def matches(errors: tuple[str, ...], error_type: str) -> bool:
+    return "*" in errors or error_type in errors

@@ -1,0 +1,91 @@
+"""What happens in a task state: call its action as an activity, store the result, and push
+its compensation once it has run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from activities.invoke import INVOKE_ACTIVITY, InvokeRequest
+from interpreters.context import Outcome, PendingCompensation, RunContext
+from interpreters.errors import from_temporal
+from interpreters.states.data import evaluate, store
+from nexus_temporal.dsl.schema import RetrySpec, TaskState
+from policies.retry import to_retry_policy
+
+
+def _seconds(value: float | None) -> timedelta | None:
+    return timedelta(seconds=value) if value else None
+
+
+async def call_action(
+    ctx: RunContext,
+    *,
+    state: str,
+    action: str,
+    payload: Any,
+    retry: RetrySpec,
+    timeout: float | None,
+    schedule_to_close: float | None,
+    heartbeat: float | None,
+    task_queue: str | None,
+    summary: str,
+    key: str,
+) -> Any:
+    """Schedule one action as an activity and translate its failure into a NexusError."""
+    target = ctx.plan.target(action)
+    if target.activity_type:
+        activity: str = target.activity_type
+        arg: Any = payload
+    else:
+        activity = INVOKE_ACTIVITY
+        arg = InvokeRequest(
+            function=target.function,
+            uri=target.uri,
+            payload=payload,
+            idempotency_key=key,
+            state=state,
+            method=target.spec.method,
+            headers=dict(target.spec.headers),
+        )
+    try:
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            start_to_close_timeout=_seconds(timeout),
+            schedule_to_close_timeout=_seconds(schedule_to_close),
+            heartbeat_timeout=_seconds(heartbeat),
+            retry_policy=to_retry_policy(retry),
+            task_queue=task_queue or target.spec.task_queue,
+            summary=summary,
+        )
+    except Exception as exc:  # ActivityError: routed by the type history recorded
+        raise from_temporal(exc, state) from None
+
+
+async def run(state: TaskState, data: Any, ctx: RunContext) -> Outcome:
+    payload = data if state.input is None else evaluate(state.input, data, ctx, data, state.name)
+    assert state.retry is None or isinstance(state.retry, RetrySpec)
+    result = await call_action(
+        ctx,
+        state=state.name,
+        action=state.action,
+        payload=payload,
+        retry=state.retry or RetrySpec(),
+        timeout=state.timeout,
+        schedule_to_close=state.schedule_to_close,
+        heartbeat=state.heartbeat,
+        task_queue=state.task_queue,
+        summary=state.name,
+        key=ctx.idempotency_key(state.name),
+    )
+    new = store(state.name, result, state.output, state.assign, data, ctx)
+    comp = state.compensate
+    if comp is not None and not isinstance(comp, str):
+        comp_payload = (
+            new if comp.input is None else evaluate(comp.input, new, ctx, new, state.name)
+        )
+        ctx.compensations.append(PendingCompensation(state.name, comp.action, comp, comp_payload))
+    return Outcome(new, state.next)

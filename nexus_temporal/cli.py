@@ -1,0 +1,309 @@
+"""The ``nexus`` command line.
+
+Exit codes: 0 success; 1 a workflow or run failed; 2 a usage error or an invalid definition.
+A user mistake never prints a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nexus_temporal.client import DEFAULT_TASK_QUEUE, ConnectionSettings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _connection_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connection (defaults from TEMPORAL_* environment variables)")
+    g.add_argument("--address", help="host:port of the Temporal frontend [localhost:7233]")
+    g.add_argument("--namespace", "-n", help="namespace [default]")
+    g.add_argument("--api-key", help="API key (Temporal Cloud); prefer TEMPORAL_API_KEY")
+    g.add_argument("--tls", action="store_true", default=None, help="use TLS")
+    g.add_argument("--tls-cert-path", dest="tls_cert", help="client certificate (mTLS)")
+    g.add_argument("--tls-key-path", dest="tls_key", help="client private key (mTLS)")
+    g.add_argument("--tls-ca-path", dest="tls_ca", help="server CA certificate")
+    g.add_argument("--tls-server-name", help="server name to verify")
+    p.add_argument("--task-queue", "-q", default=DEFAULT_TASK_QUEUE, help="[nexus]")
+
+
+def _settings(args: argparse.Namespace) -> ConnectionSettings:
+    return ConnectionSettings(
+        address=args.address,
+        namespace=args.namespace,
+        api_key=args.api_key,
+        tls=args.tls,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_ca=args.tls_ca,
+        tls_server_name=args.tls_server_name,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nexus", description="Declarative NEXUS YAML workflows on Temporal."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check definitions without running them")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print issues as JSON")
+
+    sub.add_parser("schema", help="print the JSON Schema of the NEXUS format")
+
+    p = sub.add_parser("graph", help="print a definition as a Mermaid flowchart")
+    p.add_argument("file", metavar="FILE")
+
+    for name, text in (
+        ("worker", "serve definitions on a task queue"),
+        ("dev", "embedded Temporal dev server + worker (Ctrl-C stops both)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
+        p.add_argument(
+            "--import",
+            dest="imports",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="register functions from this module",
+        )
+        _connection_flags(p)
+        if name == "dev":
+            p.add_argument("--db", default=".nexus/temporal.db", help="[.nexus/temporal.db]")
+            p.add_argument("--ui-port", type=int, default=8233)
+
+    for name, text in (
+        ("run", "start a workflow and follow it to its result"),
+        ("start", "start a workflow and return at once"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("reference", metavar="NAME[@VERSION]")
+        p.add_argument("--input", "-i", help="JSON text, or @file.json")
+        p.add_argument("--workflow-id", "--id", dest="workflow_id")
+        _connection_flags(p)
+
+    p = sub.add_parser("signal", help="send a signal to a running workflow (e.g. an approval)")
+    p.add_argument("workflow_id")
+    p.add_argument("name")
+    p.add_argument("--input", "-i", help="JSON text, or @file.json")
+    _connection_flags(p)
+
+    p = sub.add_parser("demo", help="run every example on the embedded dev server")
+    p.add_argument("path", nargs="?", default="examples")
+    p.add_argument("--db", default=".nexus/temporal.db")
+
+    p = sub.add_parser("bench", help="benchmarks")
+    bsub = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    b = bsub.add_parser("overhead", help="interpreter vs hand-written workflow, ms per state")
+    b.add_argument("--states", type=int, default=50)
+    b.add_argument("--rounds", type=int, default=7)
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--address", help="use this server instead of starting one")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from nexus_temporal.dsl.errors import DefinitionError
+    from nexus_temporal.runner import UsageError
+
+    try:
+        return int(_dispatch(args) or 0)
+    except DefinitionError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"nexus: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except (ConnectionError, RuntimeError, OSError) as exc:
+        print(f"nexus: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "validate":
+        return _validate(args)
+    if cmd == "schema":
+        from nexus_temporal.dsl.schema import Definition
+
+        print(json.dumps(Definition.model_json_schema(by_alias=True), indent=2))
+        return 0
+    if cmd == "graph":
+        from nexus_temporal.dsl.compiler import compile_file
+        from nexus_temporal.graph import to_mermaid
+
+        print(to_mermaid(compile_file(args.file)), end="")
+        return 0
+    if cmd in ("worker", "dev"):
+        return asyncio.run(_serve(args))
+    if cmd in ("run", "start"):
+        return asyncio.run(_run(args))
+    if cmd == "signal":
+        return asyncio.run(_signal(args))
+    if cmd == "demo":
+        from nexus_temporal.demo import demo
+
+        return asyncio.run(demo(Path(args.path), Path(args.db)))
+    if cmd == "bench":
+        from nexus_temporal.bench import overhead
+
+        report = asyncio.run(overhead(states=args.states, rounds=args.rounds, address=args.address))
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print(
+                f"interpreter {report['interpreter_median_ms']:.1f} ms, hand-written "
+                f"{report['baseline_median_ms']:.1f} ms, ratio {report['ratio']:.3f}"
+            )
+        return 0
+    raise AssertionError(cmd)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from nexus_temporal.dsl.compiler import compile_many
+    from nexus_temporal.registry import definition_files
+
+    files = definition_files(args.files)
+    plans, issues = compile_many(files)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "valid": not issues,
+                    "definitions": [
+                        {"name": p.name, "version": p.version, "hash": p.hash, "file": p.source}
+                        for p in plans
+                    ],
+                    "issues": [i.to_json() for i in issues],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for plan in plans:
+            print(f"{plan.source}: ok ({plan.name}@{plan.version}, {plan.hash[:12]})")
+        for issue in issues:
+            print(issue.render(), file=sys.stderr)
+    return EXIT_USAGE if issues or not files else 0
+
+
+async def _connect(args: argparse.Namespace) -> Any:
+    from nexus_temporal.client import connect
+
+    settings = _settings(args).resolved()
+    try:
+        return await connect(settings)
+    except Exception as exc:
+        raise ConnectionError(
+            f"cannot connect to Temporal at {settings.address} "
+            f"(namespace {settings.namespace}): {exc}"
+        ) from None
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from nexus_temporal.registry import load_registry
+    from workers.config import WorkerConfig
+    from workers.main import build_worker
+
+    registry = load_registry(args.paths)  # invalid definitions stop us before any server
+    server = None
+    if args.command == "dev":
+        from nexus_temporal.devserver import DevServer
+
+        host, _, port = (args.address or "127.0.0.1:7233").partition(":")
+        server = DevServer(
+            host=host, port=int(port or 7233), ui_port=args.ui_port, db_file=Path(args.db)
+        ).start()
+        args.address = server.address
+        print(
+            f"Temporal dev server {'reused' if server.reused else 'started'} at "
+            f"{server.address}; Web UI {server.ui_url}",
+            flush=True,
+        )
+    try:
+        client = await _connect(args)
+        from nexus_temporal.devserver import ensure_search_attributes
+
+        sa = await ensure_search_attributes(client)
+        if not sa:
+            logging.getLogger("nexus").warning(
+                "search attributes NexusDefinition/NexusVersion/NexusState are not registered "
+                "and could not be added; running without them"
+            )
+        config = WorkerConfig(
+            definitions=[Path(p) for p in args.paths],
+            task_queue=args.task_queue,
+            imports=args.imports,
+            search_attributes=sa,
+        )
+        worker = build_worker(client, config, registry)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        names = ", ".join(f"{p.name}@{p.version}" for p in registry.plans)
+        print(f"worker serving task queue '{args.task_queue}': {names}", flush=True)
+        async with worker:
+            await stop.wait()
+        print("stopped", flush=True)
+    finally:
+        if server is not None:
+            server.stop()
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from nexus_temporal.runner import follow, parse_input, start
+
+    data = parse_input(args.input)
+    client = await _connect(args)
+    handle = await start(
+        client, args.reference, data, task_queue=args.task_queue, workflow_id=args.workflow_id
+    )
+    print(f"started {args.reference} as workflow id {handle.id}", flush=True)
+    if args.command == "start":
+        return 0
+    outcome = await follow(handle, emit=lambda line: print(line, flush=True))
+    if outcome.ok:
+        print(json.dumps(outcome.result, indent=2, sort_keys=True))
+        return 0
+    err = outcome.error
+    print(
+        f"FAILED in state '{err.get('state')}': {err.get('type')}: "
+        f"{err.get('message', err.get('summary'))}",
+        file=sys.stderr,
+    )
+    for comp in err.get("compensations", []) or []:
+        print(
+            f"  compensation {comp['action']} for {comp['state']}: {comp['status']}",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED
+
+
+async def _signal(args: argparse.Namespace) -> int:
+    from nexus_temporal.runner import parse_input
+
+    data = parse_input(args.input)
+    client = await _connect(args)
+    await client.get_workflow_handle(args.workflow_id).signal(args.name, data)
+    print(f"signal '{args.name}' sent to {args.workflow_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""``nexus demo``: run every example's scenarios on the embedded dev server and print results.
+
+Each example folder holds ``workflow.yaml``, its ``functions.py`` and ``example.json``:
+``{"runs": [{"title", "workflow", "input", "signals": [{"name", "input"}], "expect"}]}``.
+The e2e tests read the same files, so the demo shows exactly what is tested.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from nexus_temporal.client import DEFAULT_TASK_QUEUE, ConnectionSettings, connect
+from nexus_temporal.devserver import DevServer, ensure_search_attributes
+from nexus_temporal.registry import load_registry
+from nexus_temporal.runner import RunResult, follow, start
+from workers.config import WorkerConfig
+from workers.main import build_worker
+
+
+def scenarios(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every run of every ``example.json`` under ``root``, in a stable order."""
+    out = []
+    for spec in sorted(root.rglob("example.json")):
+        for run in json.loads(spec.read_text())["runs"]:
+            out.append((spec.parent, run))
+    return out
+
+
+async def run_scenario(
+    client: Any, run: dict[str, Any], task_queue: str, emit: Any = None
+) -> RunResult:
+    handle = await start(
+        client,
+        run["workflow"],
+        run.get("input", {}),
+        task_queue=task_queue,
+        workflow_id=f"demo-{uuid.uuid4().hex[:10]}",
+    )
+    for sig in run.get("signals", []):
+        await handle.signal(sig["name"], sig.get("input"))
+    return await follow(handle, emit=emit)
+
+
+async def demo(root: Path, db: Path) -> int:
+    registry = load_registry([root])
+    server = DevServer(db_file=db).start()
+    print(
+        f"Temporal dev server {'reused' if server.reused else 'started'} at {server.address}",
+        flush=True,
+    )
+    failures = 0
+    try:
+        client = await connect(ConnectionSettings(address=server.address))
+        sa = await ensure_search_attributes(client)
+        task_queue = f"{DEFAULT_TASK_QUEUE}-demo"
+        config = WorkerConfig(definitions=[root], task_queue=task_queue, search_attributes=sa)
+        async with build_worker(client, config, registry):
+            for folder, run in scenarios(root):
+                print(f"\n== {folder.name}: {run['title']}", flush=True)
+                result = await run_scenario(
+                    client, run, task_queue, emit=lambda line: print(line, flush=True)
+                )
+                status = "succeeded" if result.ok else "failed"
+                body = result.result if result.ok else result.error
+                print(f"   {status} (expected {run['expect']}):")
+                print("   " + json.dumps(body, sort_keys=True))
+                if status != run["expect"]:
+                    failures += 1
+        print(
+            f"\nWeb UI: {server.ui_url}/namespaces/default/workflows "
+            f"(run 'nexus dev {root}' to keep it up; history is kept in {db})"
+        )
+    finally:
+        server.stop()
+    print(f"{'all examples behaved as expected' if not failures else f'{failures} unexpected'}")
+    return 0 if not failures else 1

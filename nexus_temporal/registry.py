@@ -1,0 +1,136 @@
+"""The definitions a worker serves, by name, version and content hash."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nexus_temporal.dsl.compiler import compile_file
+from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.plan import Plan
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def slug(name: str) -> str:
+    """``Payment Reconciliation`` -> ``payment-reconciliation``: an alias for the CLI."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def version_key(version: str) -> tuple[tuple[int, object], ...]:
+    """Sort versions naturally: ``2`` < ``10``, ``1.2`` < ``1.10``."""
+    parts = re.split(r"[.\-_]", version)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a start resolved to; recorded in history so replays use the same plan."""
+
+    name: str
+    version: str
+    hash: str
+
+
+class UnknownDefinition(LookupError):
+    pass
+
+
+class Registry:
+    """Plans by name and version. A ``name@version`` loaded twice with different content is
+    refused: the content hash is the identity of a version."""
+
+    def __init__(self, plans: Iterable[Plan] = ()) -> None:
+        self._by_hash: dict[str, Plan] = {}
+        self._versions: dict[str, dict[str, Plan]] = {}
+        self._aliases: dict[str, str] = {}
+        for plan in plans:
+            self.add(plan)
+
+    def add(self, plan: Plan) -> None:
+        versions = self._versions.setdefault(plan.name, {})
+        old = versions.get(plan.version)
+        if old is not None and old.hash != plan.hash:
+            raise DefinitionError(
+                [
+                    DefinitionIssue(
+                        Location(plan.source),
+                        f"'{plan.name}@{plan.version}' is also defined in "
+                        f"{old.source} with different content",
+                        hint="give the changed definition a new 'version'",
+                        code="version-conflict",
+                    )
+                ]
+            )
+        versions[plan.version] = plan
+        self._by_hash[plan.hash] = plan
+        self._aliases.setdefault(slug(plan.name), plan.name)
+
+    @property
+    def plans(self) -> list[Plan]:
+        return [p for versions in self._versions.values() for p in versions.values()]
+
+    def names(self) -> list[str]:
+        return sorted(self._versions)
+
+    def by_hash(self, content_hash: str) -> Plan | None:
+        return self._by_hash.get(content_hash)
+
+    def resolve(self, reference: str) -> Plan:
+        """Resolve ``name`` (latest version) or ``name@version``; names match case and
+        punctuation-insensitively through their slug."""
+        name, _, version = reference.partition("@")
+        real = name if name in self._versions else self._aliases.get(slug(name))
+        if real is None:
+            known = ", ".join(self.names()) or "none"
+            raise UnknownDefinition(f"no definition named '{name}' on this worker (known: {known})")
+        versions = self._versions[real]
+        if version:
+            if version not in versions:
+                raise UnknownDefinition(
+                    f"'{real}' has no version '{version}' on this worker "
+                    f"(known: {', '.join(sorted(versions, key=version_key))})"
+                )
+            return versions[version]
+        return versions[max(versions, key=version_key)]
+
+
+def definition_files(paths: Sequence[str | Path]) -> list[Path]:
+    """YAML files named directly or found under directories, in a stable order."""
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files.extend(
+                sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file())
+            )
+        else:
+            files.append(p)
+    return files
+
+
+def load_registry(paths: Sequence[str | Path]) -> Registry:
+    """Compile every definition under ``paths``; raise one DefinitionError listing all issues."""
+    registry = Registry()
+    issues: list[DefinitionIssue] = []
+    files = definition_files(paths)
+    if not files:
+        raise DefinitionError(
+            [
+                DefinitionIssue(
+                    Location(", ".join(map(str, paths))),
+                    "no definition files (*.yaml, *.yml) found",
+                    code="io",
+                )
+            ]
+        )
+    for f in files:
+        try:
+            registry.add(compile_file(f))
+        except DefinitionError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise DefinitionError(issues)
+    return registry

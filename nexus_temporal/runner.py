@@ -1,0 +1,95 @@
+"""Client-side helpers: start a definition, follow it live, run the examples."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+
+from interpreters.workflow import STATE_QUERY
+
+
+class UsageError(ValueError):
+    """A user mistake on the command line: reported in one line, exit code 2."""
+
+
+def parse_input(text: str | None) -> Any:
+    """``--input`` as JSON text, or ``@path`` to a JSON file."""
+    if text is None:
+        return {}
+    source = "--input"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read input file {path}: {exc.strerror}") from None
+        source = str(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+async def start(
+    client: Client, reference: str, data: Any, *, task_queue: str, workflow_id: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    name = reference.split("@", 1)[0]
+    wid = workflow_id or f"{name.replace(' ', '-').lower()}-{uuid.uuid4().hex[:12]}"
+    return await client.start_workflow(reference, data, id=wid, task_queue=task_queue)
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    result: Any = None
+    error: dict[str, Any] = field(default_factory=dict)
+    states: list[str] = field(default_factory=list)
+
+
+def describe_failure(exc: WorkflowFailureError) -> dict[str, Any]:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else {}
+        info = dict(details) if isinstance(details, dict) else {"details": details}
+        info.setdefault("type", cause.type)
+        info["summary"] = cause.message
+        return info
+    return {"type": type(cause).__name__, "summary": str(cause)}
+
+
+async def follow(
+    handle: WorkflowHandle[Any, Any], emit: Callable[[str], None] | None = None, poll: float = 0.25
+) -> RunResult:
+    """Wait for the result, emitting each state as the workflow enters it."""
+    seen: list[str] = []
+    result_task = asyncio.ensure_future(handle.result())
+
+    async def observe() -> None:
+        try:
+            snap = await handle.query(STATE_QUERY)
+        except Exception:  # not started yet, or already closed: the result tells
+            return
+        trail = snap.get("trail", [])
+        for name in trail[len(seen) :]:
+            seen.append(name)
+            if emit:
+                emit(f"  -> {name}")
+
+    while not result_task.done():
+        await observe()
+        await asyncio.wait([result_task], timeout=poll)
+    await observe()
+    try:
+        return RunResult(True, result_task.result(), states=seen)
+    except WorkflowFailureError as exc:
+        return RunResult(False, error=describe_failure(exc), states=seen)

@@ -1,0 +1,123 @@
+"""Assemble a worker: load definitions, import their functions, register the generic workflow
+and the activities, and check that every action can be served."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.invoke import invoke
+from activities.python import as_activity, registered_functions, resolve
+from interpreters.workflow import NexusWorkflow, bind, make_resolve_activity
+from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.plan import Plan
+from nexus_temporal.dsl.schema import CompensationSpec, TaskState
+from nexus_temporal.registry import Registry, definition_files, load_registry
+from workers.config import WorkerConfig
+
+log = logging.getLogger("nexus.worker")
+
+
+def import_functions(definitions: Sequence[Path], modules: Sequence[str]) -> None:
+    """Import ``functions.py`` beside each definition, and the named modules.
+
+    Importing registers their ``@nexus_temporal.function`` functions. A definition's directory
+    is put on ``sys.path`` so its ``python:`` URIs can name sibling modules.
+    """
+    for module in modules:
+        importlib.import_module(module)
+    seen: set[Path] = set()
+    for f in definition_files(definitions):
+        folder = f.resolve().parent
+        candidate = folder / "functions.py"
+        if candidate in seen or not candidate.exists():
+            continue
+        seen.add(candidate)
+        name = f"nexus_functions_{abs(hash(str(candidate)))}"
+        spec = importlib.util.spec_from_file_location(name, candidate)
+        assert spec and spec.loader
+        module_obj = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module_obj
+        spec.loader.exec_module(module_obj)
+
+
+def _actions(plan: Plan) -> list[tuple[str, str]]:
+    """(state, action) for every task and compensation of a plan."""
+    out = []
+    for scope in plan.scopes.values():
+        for state in scope.states.values():
+            if isinstance(state, TaskState):
+                out.append((state.name, state.action))
+                if isinstance(state.compensate, CompensationSpec):
+                    out.append((state.name, state.compensate.action))
+    return out
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    defn = getattr(fn, "__temporal_activity_definition", None)
+    return str(defn.name) if defn is not None else fn.__name__
+
+
+def check_targets(registry: Registry, functions: Collection[str]) -> list[str]:
+    """Raise for ``python:`` targets that do not import; return warnings for activity types
+    this worker does not serve itself."""
+    issues: list[DefinitionIssue] = []
+    warnings: list[str] = []
+    for plan in registry.plans:
+        for state, action in _actions(plan):
+            target = plan.target(action)
+            if target.uri.startswith("python:"):
+                try:
+                    resolve(target.uri)
+                except LookupError as exc:
+                    issues.append(
+                        DefinitionIssue(
+                            Location(plan.source),
+                            f"function '{target.function}': {exc}",
+                            state=state,
+                            code="function-not-found",
+                        )
+                    )
+            elif target.activity_type and target.activity_type not in functions:
+                warnings.append(
+                    f"{plan.name}: state '{state}': activity type "
+                    f"'{target.activity_type}' is not registered on this worker; "
+                    "another worker on the task queue must serve it"
+                )
+    if issues:
+        raise DefinitionError(issues)
+    return sorted(set(warnings))
+
+
+def build_worker(
+    client: Client,
+    config: WorkerConfig,
+    registry: Registry | None = None,
+    extra_activities: Sequence[Callable[..., Any]] = (),
+) -> Worker:
+    """A ready-to-run worker for ``config`` (definitions are loaded unless given)."""
+    if registry is None:
+        registry = load_registry(config.definitions)
+    import_functions(config.definitions, config.imports)
+    functions = registered_functions()
+    served = set(functions) | {activity_name(a) for a in extra_activities}
+    for warning in check_targets(registry, served):
+        log.warning(warning)
+    bind(client.namespace, config.task_queue, registry, search_attributes=config.search_attributes)
+    activities = [invoke, make_resolve_activity(registry), *extra_activities]
+    activities += [as_activity(name, fn) for name, fn in functions.items()]
+    return Worker(
+        client,
+        task_queue=config.task_queue,
+        workflows=[NexusWorkflow],
+        activities=activities,
+        max_concurrent_activities=config.max_concurrent_activities,
+    )
