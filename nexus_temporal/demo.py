@@ -8,6 +8,7 @@ The e2e tests read the same files, so the demo shows exactly what is tested.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ async def run_scenario(
 
 
 async def demo(root: Path, db: Path) -> int:
+    # Expected failures are part of the demo; their activity tracebacks are worker noise here.
+    logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     registry = load_registry([root])
     server = DevServer(db_file=db).start()
     print(

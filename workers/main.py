@@ -29,9 +29,12 @@ log = logging.getLogger("nexus.worker")
 def import_functions(definitions: Sequence[Path], modules: Sequence[str]) -> None:
     """Import ``functions.py`` beside each definition, and the named modules.
 
-    Importing registers their ``@nexus_temporal.function`` functions. A definition's directory
-    is put on ``sys.path`` so its ``python:`` URIs can name sibling modules.
+    Importing registers their ``@nexus_temporal.function`` functions. The working directory is
+    put on ``sys.path`` (as ``python -m`` does) so ``python:`` URIs can name project modules.
     """
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
     for module in modules:
         importlib.import_module(module)
     seen: set[Path] = set()

@@ -1,0 +1,61 @@
+"""Functions the interpreter tests call through ``python:tests.helpers.functions:NAME``.
+
+They keep no hidden state that a test relies on except where named (``flaky``), so tests can
+run in any order against one shared server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+_lock = threading.Lock()
+_attempts: dict[str, int] = {}
+CALLS: list[dict[str, Any]] = []
+
+
+def echo(payload: Any) -> Any:
+    CALLS.append({"fn": "echo", "payload": payload})
+    return payload
+
+
+def add(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"sum": payload["a"] + payload["b"]}
+
+
+def boom(payload: Any) -> Any:
+    kind = payload.get("kind", "Boom") if isinstance(payload, dict) else "Boom"
+    raise ApplicationError(f"boom: {kind}", {"payload": payload}, type=kind, non_retryable=True)
+
+
+def value_error(payload: Any) -> Any:
+    raise ValueError("plain python error")
+
+
+def flaky(payload: dict[str, Any]) -> dict[str, Any]:
+    """Fails ``fail_times`` times per ``key`` before succeeding; returns the attempt count."""
+    key = payload["key"]
+    with _lock:
+        _attempts[key] = _attempts.get(key, 0) + 1
+        n = _attempts[key]
+    if n <= payload.get("fail_times", 1):
+        raise ApplicationError(f"flaky attempt {n}", type="Flaky")
+    return {"attempts": n, "activity_attempt": activity.info().attempt}
+
+
+async def sleep_then_echo(payload: dict[str, Any]) -> Any:
+    await asyncio.sleep(float(payload.get("seconds", 1)))
+    return payload
+
+
+def record(payload: Any) -> Any:
+    CALLS.append({"fn": "record", "payload": payload})
+    return {"recorded": payload}
+
+
+def key(payload: Any) -> Any:
+    return {"key": payload}
