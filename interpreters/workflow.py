@@ -77,13 +77,18 @@ _BINDINGS: dict[tuple[str, str], Binding] = {}
 def bind(
     namespace: str, task_queue: str, registry: Registry, *, search_attributes: bool = True
 ) -> None:
-    """Make ``registry`` the definitions interpreted on ``task_queue``."""
+    """Make ``registry`` the definitions interpreted on ``task_queue`` (``*``: any queue of
+    the namespace, as replays need)."""
     _BINDINGS[(namespace, task_queue)] = Binding(registry, search_attributes)
+
+
+def unbind(namespace: str, task_queue: str) -> None:
+    _BINDINGS.pop((namespace, task_queue), None)
 
 
 def _binding() -> Binding:
     info = workflow.info()
-    found = _BINDINGS.get((info.namespace, info.task_queue))
+    found = _BINDINGS.get((info.namespace, info.task_queue)) or _BINDINGS.get((info.namespace, "*"))
     if found is None:
         raise RuntimeError(f"no NEXUS definitions bound to task queue '{info.task_queue}'")
     return found

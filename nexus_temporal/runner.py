@@ -54,6 +54,7 @@ class RunResult:
     result: Any = None
     error: dict[str, Any] = field(default_factory=dict)
     states: list[str] = field(default_factory=list)
+    workflow_id: str = ""
 
 
 def describe_failure(exc: WorkflowFailureError) -> dict[str, Any]:
@@ -90,6 +91,6 @@ async def follow(
         await asyncio.wait([result_task], timeout=poll)
     await observe()
     try:
-        return RunResult(True, result_task.result(), states=seen)
+        return RunResult(True, result_task.result(), states=seen, workflow_id=handle.id)
     except WorkflowFailureError as exc:
-        return RunResult(False, error=describe_failure(exc), states=seen)
+        return RunResult(False, error=describe_failure(exc), states=seen, workflow_id=handle.id)

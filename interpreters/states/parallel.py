@@ -7,6 +7,8 @@ import asyncio
 import copy
 from typing import Any
 
+from temporalio import workflow
+
 from interpreters.context import Outcome, RunContext
 from interpreters.errors import NexusError
 from interpreters.states.data import store
@@ -17,13 +19,13 @@ async def run(state: ParallelState, data: Any, ctx: RunContext) -> Outcome:
     scopes = [ctx.plan.scopes[f"{state.name}/{b.name}"] for b in state.branches]
     tasks = [asyncio.ensure_future(ctx.walk(scope, copy.deepcopy(data))) for scope in scopes]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     finally:
         pending = [t for t in tasks if not t.done()]
         for t in pending:
             t.cancel()
         if pending:
-            await asyncio.wait(pending)
+            await workflow.wait(pending)
     for branch, task in zip(state.branches, tasks, strict=True):
         if task.cancelled():
             continue

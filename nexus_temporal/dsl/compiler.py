@@ -35,6 +35,7 @@ from nexus_temporal.dsl.schema import (
 
 DEFAULT_TIMEOUT = 60.0
 _PY_URI = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _LATER_SCHEMES = ("aws-lambda", "azure-function", "gcp-function")
 _TERMINAL_TYPES = ("succeed", "fail")
 
@@ -650,7 +651,7 @@ def _uri_problem(uri: str) -> tuple[str, str] | None:
         return (f"'{uri}' is not a python function URI", "write python:package.module:function")
     if scheme == "activity" and len(uri) <= len("activity:"):
         return ("'activity:' needs an activity type name", "write activity:my-activity-type")
-    if scheme in ("http", "https") and len(uri.split("://", 1)[1]) == 0:
+    if scheme in ("http", "https") and not uri.partition("://")[2]:
         return (f"'{uri}' has no host", "write e.g. https://api.example.com/charge")
     return None
 
@@ -661,7 +662,7 @@ def _check_functions(doc: Document, definition: Definition, issues: list[Definit
         path: tuple[Any, ...] = ("functions", name) + (
             ("uri",) if isinstance(fn, FunctionSpec) else ()
         )
-        if not uri_scheme(uri) and not _uri_problem(uri):
+        if not _SCHEME_LIKE.match(uri):
             issues.append(
                 _issue(
                     doc,

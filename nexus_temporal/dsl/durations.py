@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
+#: The longest duration a ``timedelta`` (and so Temporal) can hold, in seconds.
+MAX_SECONDS = timedelta.max.total_seconds()
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIMPLE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _ISO = re.compile(
@@ -19,6 +22,13 @@ def parse_duration(text: object) -> float:
     Raises:
         ValueError: with a message that shows the accepted forms.
     """
+    seconds = _parse(text)
+    if not math.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise ValueError(f"duration '{text}' is out of range")
+    return seconds
+
+
+def _parse(text: object) -> float:
     if isinstance(text, bool):
         raise ValueError(f"'{text}' is not a duration")
     if isinstance(text, (int, float)):

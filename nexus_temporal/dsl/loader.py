@@ -32,16 +32,18 @@ class Document:
     values: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
 
     def location(self, path: PathKey, *, key: bool = False) -> Location:
-        """The best known location for ``path``, walking up to the nearest known parent."""
-        table = self.keys if key else self.values
+        """The best known location for ``path``, walking up to the nearest known parent.
+
+        With ``key``, prefer where the key naming ``path`` is written; a list item or the root
+        has no key, so it is located where its value starts.
+        """
+        tables = (self.keys, self.values) if key else (self.values, self.keys)
         probe = tuple(path)
         while True:
-            if probe in table:
-                line, col = table[probe]
-                return Location(self.file, line, col)
-            if probe in self.keys:
-                line, col = self.keys[probe]
-                return Location(self.file, line, col)
+            for table in tables:
+                if probe in table:
+                    line, col = table[probe]
+                    return Location(self.file, line, col)
             if not probe:
                 return Location(self.file, 1, 1)
             probe = probe[:-1]

@@ -1,0 +1,43 @@
+"""Record one history per example scenario into tests/histories/*.json."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from interpreters.workflow import SEARCH_ATTRIBUTES
+from nexus_temporal.demo import run_scenario, scenarios
+from nexus_temporal.devserver import temporal_binary
+from nexus_temporal.registry import load_registry
+from workers.config import WorkerConfig
+from workers.main import build_worker
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(), search_attributes=SEARCH_ATTRIBUTES
+    )
+    async with env:
+        examples = ROOT / "examples"
+        config = WorkerConfig(definitions=[examples], task_queue="nexus-replay")
+        async with build_worker(env.client, config, load_registry([examples])):
+            for folder, run in scenarios(examples):
+                outcome = await run_scenario(env.client, run, "nexus-replay")
+                handle = env.client.get_workflow_handle(outcome.workflow_id)
+                history = await handle.fetch_history()
+                name = re.sub(r"[^a-z0-9]+", "-", f"{folder.name}-{run['title']}".lower())
+                data = history.to_json_dict()
+                data["workflowId"] = outcome.workflow_id
+                (HERE / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+                print("recorded", name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
