@@ -1,7 +1,7 @@
 """The ``http(s)://`` provider: POST (or ``method``) the payload as JSON, return the JSON reply.
 
 Error classes: 429 and 5xx and connection errors are retryable (``Retry-After`` honoured through
-``next_retry_delay``); other 4xx are not. ``${env:NAME}`` in a header value is read from the
+``next_retry_delay``); other 4xx, and 3xx (redirects are not followed), are not. ``${env:NAME}`` in a header value is read from the
 worker's environment so secrets never enter workflow history.
 """
 
@@ -65,7 +65,7 @@ async def call_http(request: InvokeRequest) -> Any:
             type="Throttled" if response.status_code == 429 else "HttpError",
             next_retry_delay=retry_after(response),
         )
-    if response.status_code >= 400:
+    if response.status_code >= 300:  # redirects are not followed: a moved endpoint is a bug
         raise ApplicationError(
             f"function '{request.function}': HTTP {response.status_code}",
             {"status": response.status_code, "body": response.text[:500]},

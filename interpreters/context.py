@@ -22,6 +22,9 @@ class PendingCompensation:
     action: str
     spec: CompensationSpec
     payload: Any
+    key: str
+    timeout: float
+    task_queue: str | None
 
 
 @dataclass

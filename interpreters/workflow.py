@@ -210,12 +210,12 @@ class NexusWorkflow:
                     action=comp.action,
                     payload=comp.payload,
                     retry=comp.spec.retry or RetrySpec(max_attempts=5),
-                    timeout=comp.spec.timeout or 60.0,
+                    timeout=comp.timeout,
                     schedule_to_close=None,
                     heartbeat=None,
-                    task_queue=None,
+                    task_queue=comp.task_queue,
                     summary=f"compensate {comp.state}",
-                    key=f"{ctx.idempotency_key(comp.state)}/compensate",
+                    key=comp.key,
                 )
                 record["status"] = "compensated"
             except NexusError as cerr:

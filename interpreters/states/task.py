@@ -17,7 +17,7 @@ from policies.retry import to_retry_policy
 
 
 def _seconds(value: float | None) -> timedelta | None:
-    return timedelta(seconds=value) if value else None
+    return timedelta(seconds=value) if value is not None else None
 
 
 async def call_action(
@@ -87,5 +87,18 @@ async def run(state: TaskState, data: Any, ctx: RunContext) -> Outcome:
         comp_payload = (
             new if comp.input is None else evaluate(comp.input, new, ctx, new, state.name)
         )
-        ctx.compensations.append(PendingCompensation(state.name, comp.action, comp, comp_payload))
+        target = ctx.plan.target(comp.action)
+        defaults = ctx.plan.definition.defaults
+        ctx.compensations.append(
+            PendingCompensation(
+                state=state.name,
+                action=comp.action,
+                spec=comp,
+                payload=comp_payload,
+                # Keyed by this visit, so each run of a state in a loop is undone once.
+                key=f"{ctx.idempotency_key(state.name)}/compensate",
+                timeout=comp.timeout or target.spec.timeout or defaults.timeout or 60.0,
+                task_queue=target.spec.task_queue or defaults.task_queue,
+            )
+        )
     return Outcome(new, state.next)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -88,7 +89,10 @@ def compile_document(doc: Document) -> Plan:
     if issues:
         raise DefinitionError(sorted(issues, key=lambda i: (i.location.line, i.location.column)))
     return Plan(
-        definition=definition, hash=content_hash(definition), source=doc.file, scopes=scopes
+        definition=definition,
+        hash=content_hash(definition),
+        source=doc.file,
+        scopes=MappingProxyType(scopes),
     )
 
 

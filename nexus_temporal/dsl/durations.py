@@ -6,8 +6,8 @@ import math
 import re
 from datetime import timedelta
 
-#: The longest duration a ``timedelta`` (and so Temporal) can hold, in seconds.
-MAX_SECONDS = timedelta.max.total_seconds()
+#: The longest duration Temporal can hold (a protobuf Duration: 10,000 years), in seconds.
+MAX_SECONDS = 315_576_000_000.0
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIMPLE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _ISO = re.compile(
@@ -34,6 +34,8 @@ def _parse(text: object) -> float:
     if isinstance(text, (int, float)):
         if text < 0:
             raise ValueError(f"duration {text} is negative")
+        if text > MAX_SECONDS:  # before float(): a huge int would overflow it
+            raise ValueError(f"duration {text} is out of range")
         return float(text)
     if not isinstance(text, str):
         raise ValueError(f"'{text}' is not a duration")

@@ -95,7 +95,8 @@ class _Builder:
         try:
             return _SCALARS.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            raise self.fail(node, f"invalid value: {exc}") from None
+            problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None
+            raise self.fail(node, f"invalid value: {problem or exc}") from None
 
 
 _SCALARS = yaml.SafeLoader("")
@@ -138,8 +139,13 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
             ]
         ) from None
     except yaml.YAMLError as exc:
+        loc = Location(file, 1, 1)
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+            before = text[: exc.position]
+            loc = Location(file, before.count("\n") + 1, len(before) - before.rfind("\n"))
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DefinitionError(
-            [DefinitionIssue(Location(file, 1, 1), f"YAML error: {exc}", code="yaml")]
+            [DefinitionIssue(loc, f"YAML error: {message}", code="yaml")]
         ) from None
     except RecursionError:
         raise DefinitionError(

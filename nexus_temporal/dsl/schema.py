@@ -17,6 +17,8 @@ from nexus_temporal.dsl.durations import parse_duration
 Expr = Any
 #: A duration such as ``30s``, ``5m``, ``1h30m``, ``250ms`` or ``PT5M``; stored as seconds.
 Duration = Annotated[float, Field(json_schema_extra={"type": "string", "examples": ["30s"]})]
+#: The ``retry: 3`` shorthand: a number of attempts, 0 meaning unlimited.
+Attempts = Annotated[int, Field(ge=0)]
 
 
 class Model(BaseModel):
@@ -97,7 +99,7 @@ class CatchSpec(Model):
 class OnFailure(Model):
     """The white paper's Appendix B shorthand: ``retry``, ``backoff`` and ``compensate``."""
 
-    retry: int | RetrySpec | None = None
+    retry: Attempts | RetrySpec | None = None
     backoff: Literal["exponential", "linear", "fixed", "constant"] | None = None
     compensate: str | CompensationSpec | None = None
     catch: tuple[CatchSpec, ...] = ()
@@ -122,7 +124,7 @@ class TaskState(StateBase):
     timeout: Duration | None = None
     schedule_to_close: Duration | None = None
     heartbeat: Duration | None = None
-    retry: int | RetrySpec | None = None
+    retry: Attempts | RetrySpec | None = None
     catch: tuple[CatchSpec, ...] = ()
     compensate: str | CompensationSpec | None = None
     on_failure: OnFailure | None = None

@@ -1,0 +1,212 @@
+"""The nexus CLI as users run it, and `temporal workflow start` with the Temporal CLI alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from nexus_temporal.devserver import temporal_binary
+from nexus_temporal.registry import load_registry
+from tests.helpers.processes import ROOT, kill_group, nexus_cmd, run_cli, spawn, wait_for_line
+from workers.config import WorkerConfig
+from workers.main import build_worker
+
+PAYMENT = ROOT / "examples" / "payment_reconciliation"
+
+
+def address_of(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+async def run_async(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_temporal_cli_starts_an_example(env: WorkflowEnvironment) -> None:
+    queue = f"cli-{uuid.uuid4().hex[:8]}"
+    wid = f"temporal-cli-{queue}"
+    config = WorkerConfig(definitions=[PAYMENT], task_queue=queue)
+    async with build_worker(env.client, config, load_registry([PAYMENT])):
+        code, out, err = await run_async(
+            temporal_binary(),
+            "workflow",
+            "start",
+            "--type",
+            "payment-reconciliation",
+            "--task-queue",
+            queue,
+            "--workflow-id",
+            wid,
+            "--input",
+            '{"user": "u1", "amount": 20}',
+            "--address",
+            address_of(env),
+        )
+        assert code == 0, err
+        result = await env.client.get_workflow_handle(wid).result()
+    assert result["LogTransaction"] == {"logged": "tx-u1-20"}
+
+
+async def test_nexus_run_follows_states_and_prints_result(env: WorkflowEnvironment) -> None:
+    queue = f"run-{uuid.uuid4().hex[:8]}"
+    config = WorkerConfig(definitions=[PAYMENT], task_queue=queue)
+    async with build_worker(env.client, config, load_registry([PAYMENT])):
+        code, out, err = await run_async(
+            *nexus_cmd(
+                "run",
+                "payment-reconciliation",
+                "--input",
+                '{"user": "u1", "amount": 5}',
+                "--address",
+                address_of(env),
+                "--task-queue",
+                queue,
+            )
+        )
+        assert code == 0, err
+        assert "-> ValidateUser" in out and "-> LogTransaction" in out
+        result = json.loads(out[out.index("{") :])
+        assert result["ExecuteTransfer"]["amount"] == 5
+        code, out, err = await run_async(
+            *nexus_cmd(
+                "run",
+                "Payment Reconciliation@1.0",
+                "--input",
+                '{"user": "u2", "amount": 50}',
+                "--address",
+                address_of(env),
+                "--task-queue",
+                queue,
+            )
+        )
+    assert code == 1
+    assert "FAILED in state 'CheckBalance': InsufficientFunds" in err
+    assert "Traceback" not in out + err
+
+
+async def test_nexus_start_and_signal(env: WorkflowEnvironment) -> None:
+    queue = f"sig-{uuid.uuid4().hex[:8]}"
+    approval = ROOT / "examples" / "approval"
+    config = WorkerConfig(definitions=[approval], task_queue=queue)
+    async with build_worker(env.client, config, load_registry([approval])):
+        wid = f"exp-{queue}"
+        code, out, err = await run_async(
+            *nexus_cmd(
+                "start",
+                "expense-approval",
+                "--input",
+                '{"id": "e9", "amount": 500}',
+                "--id",
+                wid,
+                "--address",
+                address_of(env),
+                "--task-queue",
+                queue,
+            )
+        )
+        assert code == 0, err
+        code, out, err = await run_async(
+            *nexus_cmd(
+                "signal",
+                wid,
+                "approval",
+                "--input",
+                '{"approved": true, "by": "cli"}',
+                "--address",
+                address_of(env),
+            )
+        )
+        assert code == 0, err
+        result = await env.client.get_workflow_handle(wid).result()
+    assert result["Record"]["by"] == "cli"
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["run", "x", "--input", "{not json"], "--input is not valid JSON"),
+        (["run", "x", "--input", "@/no/such/file.json"], "cannot read input file"),
+        (["validate"], "the following arguments are required"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(args: list[str], needle: str) -> None:
+    proc = run_cli(nexus_cmd(*args))
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_unreachable_server_is_a_clear_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run_cli(nexus_cmd("run", "x", "--address", f"127.0.0.1:{port}"))
+    assert proc.returncode == 1
+    assert "cannot connect to Temporal" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_validate_graph_schema() -> None:
+    ok = run_cli(nexus_cmd("validate", "examples"))
+    assert ok.returncode == 0 and ok.stdout.count(": ok (") == 3
+    graph = run_cli(nexus_cmd("graph", "examples/approval/workflow.yaml"))
+    assert graph.returncode == 0 and graph.stdout.startswith("flowchart TD")
+    assert "WaitForApproval" in graph.stdout and "-.->|" in graph.stdout
+    schema = json.loads(run_cli(nexus_cmd("schema")).stdout)
+    assert "states" in schema["properties"] and "TaskState" in schema["$defs"]
+
+
+def test_worker_refuses_invalid_definition(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nstates:\n  - name: A\n    action: x\n    next: B\n")
+    proc = run_cli(nexus_cmd("worker", str(bad), "--address", "127.0.0.1:1"))
+    assert proc.returncode == 2
+    assert f"{bad}:5:11" in proc.stderr and "'B'" in proc.stderr
+
+
+def test_worker_refuses_missing_python_function(tmp_path: Path, env: WorkflowEnvironment) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: nofn\nfunctions:\n  f: python:tests.helpers.functions:nope\n"
+        "states:\n  - name: A\n    action: f\n"
+    )
+    proc = run_cli(nexus_cmd("worker", str(bad), "--address", address_of(env)))
+    assert proc.returncode == 2
+    assert "function 'f'" in proc.stderr and "has no function 'nope'" in proc.stderr
+
+
+async def test_nexus_dev_reuses_a_running_server_and_stops_on_ctrl_c(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    queue = f"dev-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / "dev.log"
+    proc = spawn(
+        nexus_cmd("dev", str(PAYMENT), "--address", address_of(env), "--task-queue", queue), log
+    )
+    try:
+        wait_for_line(log, "worker serving", proc)
+        assert "reused" in log.read_text()
+        client = await Client.connect(address_of(env))
+        result = await client.execute_workflow(
+            "payment-reconciliation",
+            {"user": "u1", "amount": 1},
+            id=f"dev-{queue}",
+            task_queue=queue,
+        )
+        assert result["LogTransaction"]["logged"] == "tx-u1-1"
+    finally:
+        kill_group(proc, signal.SIGINT)
+    assert proc.returncode == 0
+    assert "stopped" in log.read_text()
