@@ -1,8 +1,9 @@
 """The ``http(s)://`` provider: POST (or ``method``) the payload as JSON, return the JSON reply.
 
 Error classes: 429 and 5xx and connection errors are retryable (``Retry-After`` honoured through
-``next_retry_delay``); other 4xx, and 3xx (redirects are not followed), are not. ``${env:NAME}`` in a header value is read from the
-worker's environment so secrets never enter workflow history.
+``next_retry_delay``); other 4xx, and 3xx (redirects are not followed), are not.
+``${env:NAME}`` in a header value is read from the worker's environment so secrets never enter
+workflow history.
 """
 
 from __future__ import annotations
