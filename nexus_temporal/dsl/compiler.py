@@ -20,11 +20,16 @@ from nexus_temporal.dsl.loader import Document, load_yaml_file, load_yaml_text
 from nexus_temporal.dsl.plan import URI_SCHEMES, Plan, Scope, content_hash, freeze, uri_scheme
 from nexus_temporal.dsl.schema import (
     STATE_TYPES,
+    Branch,
     CatchSpec,
+    ChoiceRule,
     ChoiceState,
     CompensationSpec,
+    Defaults,
     Definition,
+    FailState,
     FunctionSpec,
+    OnFailure,
     ParallelState,
     PassState,
     RetrySpec,
@@ -224,62 +229,58 @@ def _data_path(data: Any, loc: Sequence[Any]) -> tuple[tuple[Any, ...], Any, tup
     return tuple(path), parent, tuple(leftover)
 
 
-def _allowed_fields(loc: Sequence[Any], raw_parent: Any) -> list[str]:
-    model: type[BaseModel] | None = Definition
-    names = {"definition": Definition}
-    from nexus_temporal.dsl import schema
+_STATE_MODELS: dict[str, type[BaseModel]] = {
+    "task": TaskState,
+    "choice": ChoiceState,
+    "pass": PassState,
+    "set": PassState,
+    "wait": WaitState,
+    "parallel": ParallelState,
+    "succeed": SucceedState,
+    "fail": FailState,
+}
+# Models as pydantic names them in error locations (union members), and by the field holding them.
+_NAMED: tuple[type[BaseModel], ...] = (
+    Definition,
+    Defaults,
+    OnFailure,
+    RetrySpec,
+    CompensationSpec,
+    CatchSpec,
+    ChoiceRule,
+    Branch,
+    FunctionSpec,
+    *_STATE_MODELS.values(),
+)
+_MODELS_BY_NAME: dict[str, type[BaseModel]] = {m.__name__: m for m in _NAMED}
+_MODELS_BY_FIELD: dict[str, type[BaseModel]] = {
+    "defaults": Defaults,
+    "on_failure": OnFailure,
+    "retry": RetrySpec,
+    "compensate": CompensationSpec,
+    "catch": CatchSpec,
+    "choices": ChoiceRule,
+    "branches": Branch,
+    "functions": FunctionSpec,
+}
 
-    for name in dir(schema):
-        obj = getattr(schema, name)
-        if isinstance(obj, type) and issubclass(obj, BaseModel):
-            names[name] = obj
-    # The parent's own fields decide; find the model by its tag in the location if any.
+
+def _allowed_fields(loc: Sequence[Any], raw_parent: Any) -> list[str]:
+    """The fields allowed where an unknown one was found, for a did-you-mean hint."""
+    model: type[BaseModel] | None = None
     if isinstance(raw_parent, dict) and raw_parent.get("type") in STATE_TYPES:
-        kind = raw_parent["type"]
-        model = {
-            "task": TaskState,
-            "choice": ChoiceState,
-            "pass": PassState,
-            "set": PassState,
-            "wait": WaitState,
-            "parallel": ParallelState,
-            "succeed": SucceedState,
-            "fail": schema.FailState,
-        }[kind]
+        model = _STATE_MODELS[raw_parent["type"]]
     else:
-        model = None
         for part in reversed(list(loc)[:-1]):
-            if isinstance(part, str) and part in names:
-                model = names[part]
-                break
             if isinstance(part, str):
-                field_model = _field_model(part)
-                if field_model:
-                    model = field_model
+                model = _MODELS_BY_NAME.get(part) or _MODELS_BY_FIELD.get(part)
+                if model is not None:
                     break
-        if model is None:
-            model = Definition if len(loc) == 1 else None
+        if model is None and len(loc) == 1:
+            model = Definition
     if model is None:
         return []
-    fields = []
-    for fname, info in model.model_fields.items():
-        fields.append(info.alias or fname)
-    return fields
-
-
-def _field_model(field: str) -> type[BaseModel] | None:
-    from nexus_temporal.dsl import schema
-
-    return {
-        "defaults": schema.Defaults,
-        "on_failure": schema.OnFailure,
-        "retry": RetrySpec,
-        "compensate": CompensationSpec,
-        "catch": CatchSpec,
-        "choices": schema.ChoiceRule,
-        "branches": schema.Branch,
-        "functions": FunctionSpec,
-    }.get(field)
+    return [info.alias or name for name, info in model.model_fields.items()]
 
 
 def _state_name(data: Any, path: tuple[Any, ...]) -> str | None:

@@ -43,10 +43,10 @@ class DefinitionIssue:
     code: str = "invalid"
 
     def render(self) -> str:
-        where = f" (state '{self.state}')" if self.state else ""
-        text = f"{self.location}: error: {self.message}{where}"
+        where = f" (state '{_one_line(self.state)}')" if self.state else ""
+        text = f"{self.location}: error: {_one_line(self.message)}{where}"
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {_one_line(self.hint)}"
         return text
 
     def to_json(self) -> dict[str, object]:
@@ -70,6 +70,14 @@ class DefinitionError(Exception):
 
     def render(self) -> str:
         return "\n".join(issue.render() for issue in self.issues)
+
+
+def _one_line(text: str) -> str:
+    """Escape line breaks and other control characters (which may come from the user's own
+    names), so that every issue renders as one ``file:line:col: error:`` line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

@@ -16,7 +16,8 @@ import jsonata
 
 #: Functions whose value depends on when or where they run; workflow code must not call them.
 NONDETERMINISTIC = ("now", "millis", "random")
-_NONDET = re.compile(r"\$(" + "|".join(NONDETERMINISTIC) + r")\s*\(")
+#: Any reference, not only a call: ``($f := $now; $f())`` must be refused too.
+_NONDET = re.compile(r"\$(" + "|".join(NONDETERMINISTIC) + r")\b")
 _LOCK = threading.Lock()
 
 

@@ -6,6 +6,7 @@ Duplicate keys, which YAML silently overwrites, are errors.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,12 @@ from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+#: PyYAML's scanner slows down quadratically with the nesting of flow collections (``[[[...``:
+#: 4,000 levels take ~10 s), so deep flow nesting is refused before parsing. Brackets are counted
+#: naively (those in strings and comments count too), hence a bound well above MAX_DEPTH, which
+#: the builder enforces exactly.
+MAX_FLOW_BRACKETS = 4 * MAX_DEPTH
+_FLOW_BRACKET = re.compile(r"[\[\]{}]")
 
 PathKey = tuple[Any, ...]
 
@@ -102,6 +109,24 @@ class _Builder:
 _SCALARS = yaml.SafeLoader("")
 
 
+def _location_at(text: str, index: int, file: str) -> Location:
+    before = text[:index]
+    return Location(file, before.count("\n") + 1, len(before) - before.rfind("\n"))
+
+
+def _too_deep_flow(text: str) -> int | None:
+    """The index of the first flow bracket nested deeper than MAX_FLOW_BRACKETS, if any."""
+    depth = 0
+    for match in _FLOW_BRACKET.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_FLOW_BRACKETS:
+                return match.start()
+        elif depth:
+            depth -= 1
+    return None
+
+
 def load_yaml_text(text: str, file: str = "<input>") -> Document:
     """Parse YAML text into a :class:`Document`, raising :class:`DefinitionError` on any problem."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
@@ -111,6 +136,17 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
                     Location(file, 1, 1),
                     f"file larger than {MAX_BYTES} bytes",
                     hint="split the definition into several workflows",
+                    code="yaml",
+                )
+            ]
+        )
+    too_deep = _too_deep_flow(text)
+    if too_deep is not None:
+        raise DefinitionError(
+            [
+                DefinitionIssue(
+                    _location_at(text, too_deep, file),
+                    f"document nested deeper than {MAX_DEPTH} levels",
                     code="yaml",
                 )
             ]
@@ -141,8 +177,7 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
     except yaml.YAMLError as exc:
         loc = Location(file, 1, 1)
         if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
-            before = text[: exc.position]
-            loc = Location(file, before.count("\n") + 1, len(before) - before.rfind("\n"))
+            loc = _location_at(text, exc.position, file)
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DefinitionError(
             [DefinitionIssue(loc, f"YAML error: {message}", code="yaml")]
