@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -217,9 +218,13 @@ async def _connect(args: argparse.Namespace) -> Any:
 async def _serve(args: argparse.Namespace) -> int:
     from nexus_temporal.registry import load_registry
     from workers.config import WorkerConfig
-    from workers.main import build_worker
+    from workers.main import build_worker, prepare
 
     registry = load_registry(args.paths)  # invalid definitions stop us before any server
+    config = WorkerConfig(
+        definitions=[Path(p) for p in args.paths], task_queue=args.task_queue, imports=args.imports
+    )
+    prepare(config, registry)  # and so do functions that do not import
     server = None
     if args.command == "dev":
         from nexus_temporal.devserver import DevServer
@@ -244,12 +249,7 @@ async def _serve(args: argparse.Namespace) -> int:
                 "search attributes NexusDefinition/NexusVersion/NexusState are not registered "
                 "and could not be added; running without them"
             )
-        config = WorkerConfig(
-            definitions=[Path(p) for p in args.paths],
-            task_queue=args.task_queue,
-            imports=args.imports,
-            search_attributes=sa,
-        )
+        config.search_attributes = sa
         worker = build_worker(client, config, registry)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -305,5 +305,19 @@ async def _signal(args: argparse.Namespace) -> int:
     return 0
 
 
+def run() -> None:
+    """Console entry point: exit without interpreter teardown once output is flushed.
+
+    The Temporal client's native runtime keeps threads that can abort a normal interpreter
+    shutdown; nothing of ours is left to finalise at this point (servers and workers are
+    stopped in ``finally`` blocks), so a plain ``_exit`` keeps the exit code the user sees.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

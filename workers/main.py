@@ -45,6 +45,8 @@ def import_functions(definitions: Sequence[Path], modules: Sequence[str]) -> Non
             continue
         seen.add(candidate)
         name = f"nexus_functions_{abs(hash(str(candidate)))}"
+        if name in sys.modules:  # already imported by this process
+            continue
         spec = importlib.util.spec_from_file_location(name, candidate)
         assert spec and spec.loader
         module_obj = importlib.util.module_from_spec(spec)
@@ -100,6 +102,22 @@ def check_targets(registry: Registry, functions: Collection[str]) -> list[str]:
     return sorted(set(warnings))
 
 
+def prepare(
+    config: WorkerConfig, registry: Registry, extra_activities: Sequence[Callable[..., Any]] = ()
+) -> dict[str, Callable[..., Any]]:
+    """Import the definitions' functions and check every action can be served.
+
+    Returns the registered functions. Raises DefinitionError for a ``python:`` target that
+    does not import; logs a warning for an activity type no local function serves.
+    """
+    import_functions(config.definitions, config.imports)
+    functions = registered_functions()
+    served = set(functions) | {activity_name(a) for a in extra_activities}
+    for warning in check_targets(registry, served):
+        log.warning(warning)
+    return functions
+
+
 def build_worker(
     client: Client,
     config: WorkerConfig,
@@ -109,11 +127,7 @@ def build_worker(
     """A ready-to-run worker for ``config`` (definitions are loaded unless given)."""
     if registry is None:
         registry = load_registry(config.definitions)
-    import_functions(config.definitions, config.imports)
-    functions = registered_functions()
-    served = set(functions) | {activity_name(a) for a in extra_activities}
-    for warning in check_targets(registry, served):
-        log.warning(warning)
+    functions = prepare(config, registry, extra_activities)
     bind(client.namespace, config.task_queue, registry, search_attributes=config.search_attributes)
     activities = [invoke, make_resolve_activity(registry), *extra_activities]
     activities += [as_activity(name, fn) for name, fn in functions.items()]
