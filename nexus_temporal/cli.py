@@ -176,10 +176,24 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from nexus_temporal.dsl.compiler import compile_many
-    from nexus_temporal.registry import definition_files
+    from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+    from nexus_temporal.registry import Registry, definition_files
 
     files = definition_files(args.files)
-    plans, issues = compile_many(files)
+    compiled, issues = compile_many(files)
+    if not files:
+        where = ", ".join(args.files)
+        issues.append(
+            DefinitionIssue(Location(where), "no definition files (*.yaml, *.yml) found", code="io")
+        )
+    registry = Registry()  # the same name@version twice with different content is an error
+    plans = []
+    for plan in compiled:
+        try:
+            registry.add(plan)
+            plans.append(plan)
+        except DefinitionError as exc:
+            issues.extend(exc.issues)
     if args.json:
         print(
             json.dumps(

@@ -529,6 +529,23 @@ def _check_state(
     issues: list[DefinitionIssue],
 ) -> None:
     exprs: list[tuple[tuple[Any, ...], Any]] = []
+    if state.next is not None and state.type in ("choice", "succeed", "fail"):
+        hint = (
+            "route with 'choices' and 'default'"
+            if state.type == "choice"
+            else f"a {state.type} state ends its workflow or branch; remove 'next'"
+        )
+        issues.append(
+            _issue(
+                doc,
+                spath + ("next",),
+                f"'next' has no effect on a {state.type} state",
+                state=state.name,
+                hint=hint,
+                code="useless-next",
+                key=True,
+            )
+        )
     if isinstance(state, TaskState):
         _check_action(doc, definition, state.action, spath + ("action",), state.name, issues)
         exprs += [

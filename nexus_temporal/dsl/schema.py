@@ -16,9 +16,13 @@ from nexus_temporal.dsl.durations import parse_duration
 #: A JSONata expression, or a JSON structure whose every string is a JSONata expression.
 Expr = Any
 #: A duration such as ``30s``, ``5m``, ``1h30m``, ``250ms`` or ``PT5M``; stored as seconds.
-Duration = Annotated[float, Field(json_schema_extra={"type": "string", "examples": ["30s"]})]
+Duration = Annotated[
+    float, Field(json_schema_extra={"type": ["string", "number"], "examples": ["30s"]})
+]
+#: Temporal stores attempt counts as int32.
+MAX_ATTEMPTS = 2**31 - 1
 #: The ``retry: 3`` shorthand: a number of attempts, 0 meaning unlimited.
-Attempts = Annotated[int, Field(ge=0)]
+Attempts = Annotated[int, Field(ge=0, le=MAX_ATTEMPTS, strict=True)]
 
 
 class Model(BaseModel):
@@ -31,16 +35,30 @@ def _duration(value: Any) -> Any:
     return parse_duration(value)
 
 
+def _positive_duration(value: Any) -> Any:
+    """Timeouts and intervals: Temporal reads 0 as 'unset', so a written 0 is a mistake."""
+    seconds = _duration(value)
+    if seconds is not None and seconds <= 0:
+        raise ValueError(f"'{value}' must be greater than 0")
+    return seconds
+
+
 class RetrySpec(Model):
     """How Temporal retries an action. ``retry: 3`` is short for ``{max_attempts: 3}``."""
 
-    max_attempts: int = Field(3, ge=0, description="0 means unlimited (bounded by timeouts).")
+    max_attempts: int = Field(
+        3,
+        ge=0,
+        le=MAX_ATTEMPTS,
+        strict=True,
+        description="0 means unlimited (bounded by timeouts).",
+    )
     initial_interval: Duration = 1.0
     backoff_coefficient: float = Field(2.0, ge=1.0)
     maximum_interval: Duration | None = 60.0
     non_retryable: tuple[str, ...] = Field((), description="Error types that are never retried.")
 
-    _d = field_validator("initial_interval", "maximum_interval", mode="before")(_duration)
+    _d = field_validator("initial_interval", "maximum_interval", mode="before")(_positive_duration)
 
 
 class Defaults(Model):
@@ -54,7 +72,9 @@ class Defaults(Model):
     retry: RetrySpec | None = None
     task_queue: str | None = None
 
-    _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(_duration)
+    _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(
+        _positive_duration
+    )
 
 
 class FunctionSpec(Model):
@@ -74,7 +94,7 @@ class FunctionSpec(Model):
     retry: RetrySpec | None = None
     task_queue: str | None = None
 
-    _d = field_validator("timeout", mode="before")(_duration)
+    _d = field_validator("timeout", mode="before")(_positive_duration)
 
 
 class CompensationSpec(Model):
@@ -85,7 +105,7 @@ class CompensationSpec(Model):
     retry: RetrySpec | None = None
     timeout: Duration | None = None
 
-    _d = field_validator("timeout", mode="before")(_duration)
+    _d = field_validator("timeout", mode="before")(_positive_duration)
 
 
 class CatchSpec(Model):
@@ -100,7 +120,7 @@ class OnFailure(Model):
     """The white paper's Appendix B shorthand: ``retry``, ``backoff`` and ``compensate``."""
 
     retry: Attempts | RetrySpec | None = None
-    backoff: Literal["exponential", "linear", "fixed", "constant"] | None = None
+    backoff: Literal["exponential", "fixed", "constant"] | None = None
     compensate: str | CompensationSpec | None = None
     catch: tuple[CatchSpec, ...] = ()
 
@@ -130,7 +150,9 @@ class TaskState(StateBase):
     on_failure: OnFailure | None = None
     task_queue: str | None = None
 
-    _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(_duration)
+    _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(
+        _positive_duration
+    )
 
 
 class ChoiceRule(Model):
@@ -167,7 +189,8 @@ class WaitState(StateBase):
     )
     catch: tuple[CatchSpec, ...] = ()
 
-    _d = field_validator("duration", "timeout", mode="before")(_duration)
+    _d = field_validator("duration", mode="before")(_duration)
+    _t = field_validator("timeout", mode="before")(_positive_duration)
 
 
 class Branch(Model):
@@ -213,7 +236,11 @@ class Definition(Model):
 
     format: Literal["nexus/v1"] = Field("nexus/v1", description="The format version.")
     name: str = Field(min_length=1, description="Also the Temporal workflow type.")
-    version: str = Field("1", description="The definition's own version, for name@version.")
+    version: str = Field(
+        "1",
+        description="The definition's own version, for name@version.",
+        json_schema_extra={"type": ["string", "integer"]},
+    )
     description: str | None = None
     start_at: str | None = Field(None, description="First state; default: the first listed.")
     defaults: Defaults = Defaults()
@@ -223,7 +250,11 @@ class Definition(Model):
     @field_validator("version", mode="before")
     @classmethod
     def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, (int, float)) else value
+        if isinstance(value, float):
+            raise ValueError(
+                f'YAML reads this version as the number {value!r}; quote it, e.g. "1.10"'
+            )
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 Branch.model_rebuild()

@@ -273,7 +273,7 @@ def test_on_failure_retry_number_is_max_attempts() -> None:
 
 @pytest.mark.parametrize(
     ("backoff", "coefficient"),
-    [("exponential", 2.0), ("linear", 1.0), ("fixed", 1.0), ("constant", 1.0)],
+    [("exponential", 2.0), ("fixed", 1.0), ("constant", 1.0)],
 )
 def test_on_failure_backoff_sets_coefficient(backoff: str, coefficient: float) -> None:
     plan = compile_ok(

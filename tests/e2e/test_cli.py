@@ -210,3 +210,16 @@ async def test_nexus_dev_reuses_a_running_server_and_stops_on_ctrl_c(
         kill_group(proc, signal.SIGINT)
     assert proc.returncode == 0
     assert "stopped" in log.read_text()
+
+
+def test_validate_refuses_same_version_with_different_content(tmp_path: Path) -> None:
+    body = 'name: twin\nversion: "1"\nstates:\n  - name: {0}\n    type: succeed\n'
+    (tmp_path / "a.yaml").write_text(body.format("A"))
+    (tmp_path / "b.yaml").write_text(body.format("B"))
+    proc = run_cli(nexus_cmd("validate", str(tmp_path)))
+    assert proc.returncode == 2
+    assert "'twin@1' is also defined in" in proc.stderr and "new 'version'" in proc.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli(nexus_cmd("validate", str(empty)))
+    assert proc.returncode == 2 and "no definition files" in proc.stderr
