@@ -15,6 +15,9 @@ from temporalio import workflow
 from nexus_temporal.dsl.plan import Plan, Scope
 from nexus_temporal.dsl.schema import CompensationSpec
 
+#: How much of the done/trail lists a continued-as-new run carries over.
+CARRIED_TRAIL = 500
+
 
 @dataclass
 class PendingCompensation:
@@ -25,6 +28,22 @@ class PendingCompensation:
     key: str
     timeout: float
     task_queue: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """For continue-as-new and for shards handing compensations to their parent."""
+        return {
+            "state": self.state,
+            "action": self.action,
+            "spec": self.spec.model_dump(mode="json", by_alias=True),
+            "payload": self.payload,
+            "key": self.key,
+            "timeout": self.timeout,
+            "task_queue": self.task_queue,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> PendingCompensation:
+        return cls(**{**raw, "spec": CompensationSpec.model_validate(raw["spec"])})
 
 
 @dataclass
@@ -49,6 +68,8 @@ class RunContext:
     compensations: list[PendingCompensation] = field(default_factory=list)
     compensation_results: list[dict[str, Any]] = field(default_factory=list)
     signals: dict[str, list[Any]] = field(default_factory=dict)
+    maps: dict[str, dict[str, int]] = field(default_factory=dict)
+    pin: Any = None
     status: str = "running"
     search_attributes: bool = True
 
@@ -67,6 +88,34 @@ class RunContext:
         """Stable across retries and replays: workflow id, state, and visit number."""
         return f"{workflow.info().workflow_id}/{state}/{self.visits.get(state, 1)}"
 
+    def carry(self, data: Any, next_state: str) -> dict[str, Any]:
+        """What a continued-as-new run needs to go on as the same logical execution."""
+        from dataclasses import asdict
+
+        return {
+            "pin": asdict(self.pin),
+            "input": self.workflow_input,
+            "data": data,
+            "state": next_state,
+            "visits": self.visits,
+            "done": self.done[-CARRIED_TRAIL:],
+            "trail": self.trail[-CARRIED_TRAIL:],
+            "compensations": [c.to_json() for c in self.compensations],
+            "compensation_results": self.compensation_results,
+            "signals": self.signals,
+            "maps": self.maps,
+        }
+
+    def restore(self, carry: dict[str, Any]) -> None:
+        self.visits = dict(carry["visits"])
+        self.done = list(carry["done"])
+        self.trail = list(carry["trail"])
+        self.compensations = [PendingCompensation.from_json(c) for c in carry["compensations"]]
+        self.compensation_results = list(carry["compensation_results"])
+        for name, values in carry["signals"].items():
+            self.signals.setdefault(name, [])[:0] = values
+        self.maps = dict(carry["maps"])
+
     def snapshot(self) -> dict[str, Any]:
         """The ``nexus_state`` query result."""
         return {
@@ -81,4 +130,5 @@ class RunContext:
                 {"state": c.state, "action": c.action} for c in reversed(self.compensations)
             ],
             "compensations": list(self.compensation_results),
+            "maps": {name: dict(p) for name, p in self.maps.items()},
         }

@@ -8,7 +8,7 @@ error types that history records.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,12 +19,14 @@ from temporalio.exceptions import ApplicationError
 from interpreters.context import RunContext
 from interpreters.errors import NexusError, matches
 from interpreters.states import HANDLERS
+from interpreters.states.map import SHARD_TYPE, MapJob, run_range
 from interpreters.states.task import call_action
-from nexus_temporal.dsl.plan import Scope
-from nexus_temporal.dsl.schema import RetrySpec
+from nexus_temporal.dsl.plan import Plan, Scope
+from nexus_temporal.dsl.schema import MapState, RetrySpec
 from nexus_temporal.registry import Registry, UnknownDefinition
 
 RESOLVE_ACTIVITY = "nexus.resolve_definition"
+CONTINUE_KEY = "__nexus_continue__"
 STATE_QUERY = "nexus_state"
 
 SA_DEFINITION = SearchAttributeKey.for_keyword("NexusDefinition")
@@ -54,6 +56,19 @@ def make_resolve_activity(registry: Registry) -> Any:
         return Pin(plan.name, plan.version, plan.hash)
 
     return resolve_definition
+
+
+def _plan(registry: Registry, content_hash: str, what: str) -> Plan:
+    plan = registry.by_hash(content_hash)
+    if plan is None:
+        # Never run a different definition than the one pinned: fail the task (not the
+        # workflow) so it resumes once a worker with the pinned content is deployed.
+        raise RuntimeError(
+            f"definition {what} with hash {content_hash[:12]} is not on this worker: its "
+            "content changed under the same version label; deploy the original content, or "
+            "give the change a new version"
+        )
+    return plan
 
 
 def _decode_input(args: Sequence[RawValue]) -> Any:
@@ -109,47 +124,36 @@ class NexusWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
         binding = _binding()
-        registry, search_attributes = binding.registry, binding.search_attributes
-        reference = workflow.info().workflow_type
         data = _decode_input(args)
-        try:
-            pin: Pin = await workflow.execute_local_activity(
-                RESOLVE_ACTIVITY,
-                reference,
-                result_type=Pin,
-                start_to_close_timeout=timedelta(seconds=10),
-            )
-        except Exception as exc:
-            raise ApplicationError(
-                f"cannot start '{reference}': {getattr(exc.__cause__, 'message', exc)}",
-                type="UnknownDefinition",
-                non_retryable=True,
-            ) from None
-        plan = registry.by_hash(pin.hash)
-        if plan is None:
-            # Never run a different definition than the one pinned: fail the task (not the
-            # workflow) so it resumes once a worker with the pinned content is deployed.
-            raise RuntimeError(
-                f"definition '{pin.name}@{pin.version}' with hash {pin.hash[:12]} is not on "
-                "this worker: its content changed under the same version label; deploy the "
-                "original content, or give the change a new version"
-            )
-        if not isinstance(data, dict):
+        if workflow.info().workflow_type == SHARD_TYPE:
+            return await self._run_shard(binding, data)
+        carry = data.get(CONTINUE_KEY) if isinstance(data, dict) else None
+        if carry is not None:
+            pin = Pin(**carry["pin"])
+        else:
+            pin = await self._resolve(workflow.info().workflow_type)
+        plan = _plan(binding.registry, pin.hash, f"'{pin.name}@{pin.version}'")
+        if carry is None and not isinstance(data, dict):
             data = {"input": data}
         ctx = RunContext(
             plan=plan,
-            workflow_input=data,
+            workflow_input=carry["input"] if carry else data,
             walk=self._walk,
             signals=self.early_signals,
-            search_attributes=search_attributes,
+            search_attributes=binding.search_attributes,
+            pin=pin,
         )
         self.ctx = ctx
-        if search_attributes:
+        start = plan.root.start
+        if carry is not None:
+            ctx.restore(carry)
+            data, start = carry["data"], carry["state"]
+        elif binding.search_attributes:
             workflow.upsert_search_attributes(
                 [SA_DEFINITION.value_set(plan.name), SA_VERSION.value_set(plan.version)]
             )
         try:
-            result = await self._walk(plan.root, data)
+            result = await self._walk(plan.root, data, start)
         except NexusError as err:
             ctx.status = "compensating" if ctx.compensations else "failed"
             await self._compensate(ctx, err)
@@ -162,11 +166,54 @@ class NexusWorkflow:
         self._details("**Succeeded**")
         return result
 
-    async def _walk(self, scope: Scope, data: Any) -> Any:
+    async def _resolve(self, reference: str) -> Pin:
+        try:
+            return await workflow.execute_local_activity(
+                RESOLVE_ACTIVITY,
+                reference,
+                result_type=Pin,
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+        except Exception as exc:
+            raise ApplicationError(
+                f"cannot start '{reference}': {getattr(exc.__cause__, 'message', exc)}",
+                type="UnknownDefinition",
+                non_retryable=True,
+            ) from None
+
+    async def _run_shard(self, binding: Binding, raw: Any) -> dict[str, Any]:
+        """A child running one range of a parent's map state."""
+        job = MapJob(**raw)
+        plan = _plan(binding.registry, job.pin, f"the map '{job.state}'")
+        state = plan.state(job.state)
+        assert isinstance(state, MapState)
+        ctx = RunContext(
+            plan=plan,
+            workflow_input=job.data,
+            walk=self._walk,
+            signals=self.early_signals,
+            search_attributes=False,
+        )
+        self.ctx = ctx
+        ctx.current.append(job.state)
+        self._details(f"**Map** `{job.state}`: items {job.start}..{job.end - 1}")
+        try:
+            summary = await run_range(state, job, ctx)
+        except NexusError as err:
+            raise ApplicationError(
+                str(err), err.to_data(), type=err.type, non_retryable=True
+            ) from None
+        return asdict(summary)
+
+    async def _walk(self, scope: Scope, data: Any, start: str | None = None) -> Any:
         ctx = self.ctx
         assert ctx is not None
-        name: str | None = scope.start
+        name: str | None = start or scope.start
+        first = True
         while name is not None:
+            if scope.id == "" and not first:
+                self._maybe_continue_as_new(ctx, data, name)
+            first = False
             state = scope.states[name]
             ctx.visits[name] = ctx.visits.get(name, 0) + 1
             ctx.current.append(name)
@@ -181,13 +228,26 @@ class NexusWorkflow:
                 )
                 if rule is None:
                     raise
-                data = dict(data)
+                data = dict(data) if isinstance(data, dict) else {"input": data}
                 data[rule.as_] = err.to_data()
                 name = rule.next
             finally:
                 ctx.current.remove(state.name)
             ctx.done.append(state.name)
         return data
+
+    def _maybe_continue_as_new(self, ctx: RunContext, data: Any, next_state: str) -> None:
+        """Between two top-level states, hand over to a fresh run before history grows big.
+
+        The new run gets the same pin, data, progress and pending compensations, so the user
+        sees one logical execution under the same workflow id.
+        """
+        info = workflow.info()
+        limit = ctx.plan.definition.defaults.history_limit
+        if not (info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit):
+            return
+        assert ctx.pin is not None
+        workflow.continue_as_new({CONTINUE_KEY: ctx.carry(data, next_state)})
 
     def _entered(self, ctx: RunContext, name: str) -> None:
         if ctx.search_attributes:

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.invoke import invoke
+from activities.items import ACTIVITIES as ITEM_ACTIVITIES
 from activities.python import as_activity, registered_functions, resolve
 from interpreters.workflow import NexusWorkflow, bind, make_resolve_activity
 from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
@@ -129,7 +130,7 @@ def build_worker(
         registry = load_registry(config.definitions)
     functions = prepare(config, registry, extra_activities)
     bind(client.namespace, config.task_queue, registry, search_attributes=config.search_attributes)
-    activities = [invoke, make_resolve_activity(registry), *extra_activities]
+    activities = [invoke, make_resolve_activity(registry), *ITEM_ACTIVITIES, *extra_activities]
     activities += [as_activity(name, fn) for name, fn in functions.items()]
     return Worker(
         client,

@@ -6,7 +6,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from interpreters.context import Outcome, RunContext
-from interpreters.states import choice, fail, parallel, pass_, succeed, task, wait
+from interpreters.states import (
+    choice,
+    fail,
+    map,
+    parallel,
+    pass_,
+    succeed,
+    task,
+    wait,
+    workflow_,
+)
 
 Handler = Callable[[Any, Any, RunContext], Awaitable[Outcome]]
 
@@ -17,6 +27,8 @@ HANDLERS: dict[str, Handler] = {
     "set": pass_.run,
     "wait": wait.run,
     "parallel": parallel.run,
+    "map": map.run,
+    "workflow": workflow_.run,
     "succeed": succeed.run,
     "fail": fail.run,
 }

@@ -29,6 +29,7 @@ from nexus_temporal.dsl.schema import (
     Definition,
     FailState,
     FunctionSpec,
+    MapState,
     OnFailure,
     ParallelState,
     PassState,
@@ -37,6 +38,7 @@ from nexus_temporal.dsl.schema import (
     SucceedState,
     TaskState,
     WaitState,
+    WorkflowState,
 )
 
 DEFAULT_TIMEOUT = 60.0
@@ -144,6 +146,8 @@ def _check_state_types(
                 )
             )
             continue
+        if raw.get("type") == "map":
+            _check_state_types(doc, raw.get("states"), path + (i, "states"), issues)
         if raw.get("type") == "parallel" and isinstance(raw.get("branches"), list):
             for b, branch in enumerate(raw["branches"]):
                 if isinstance(branch, dict):
@@ -236,6 +240,8 @@ _STATE_MODELS: dict[str, type[BaseModel]] = {
     "set": PassState,
     "wait": WaitState,
     "parallel": ParallelState,
+    "map": MapState,
+    "workflow": WorkflowState,
     "succeed": SucceedState,
     "fail": FailState,
 }
@@ -320,6 +326,27 @@ def _normalise_state(definition: Definition, state: State) -> State:
             for b in state.branches
         )
         return state.model_copy(update={"branches": branches})
+    if isinstance(state, MapState):
+        fn = definition.functions.get(state.action or "")
+        spec = fn if isinstance(fn, FunctionSpec) else None
+        return state.model_copy(
+            update={
+                "states": None
+                if state.states is None
+                else tuple(_normalise_state(definition, s) for s in state.states),
+                "retry": _retry(state.retry)
+                or (spec.retry if spec else None)
+                or definition.defaults.retry
+                or RetrySpec(),
+                "timeout": state.timeout
+                or (spec.timeout if spec else None)
+                or definition.defaults.timeout
+                or DEFAULT_TIMEOUT,
+                "task_queue": state.task_queue
+                or (spec.task_queue if spec else None)
+                or definition.defaults.task_queue,
+            }
+        )
     if not isinstance(state, TaskState):
         return state
     fn = definition.functions.get(state.action)
@@ -450,6 +477,18 @@ def _check_scope(
                     )
                 )
         _check_state(doc, definition, state, spath, issues)
+        if isinstance(state, MapState) and state.states:
+            _check_scope(
+                doc,
+                definition,
+                f"{name}/item",
+                state.states,
+                spath + ("states",),
+                None,
+                scopes,
+                issues,
+                seen,
+            )
         if isinstance(state, ParallelState):
             names = set()
             for b, branch in enumerate(state.branches):
@@ -571,6 +610,20 @@ def _check_state(
         exprs += [(("choices", i, "when"), r.when) for i, r in enumerate(state.choices)]
     elif isinstance(state, (PassState, ParallelState)):
         exprs += [(("assign",), state.assign), (("output",), state.output)]
+    elif isinstance(state, MapState):
+        _check_map(doc, definition, state, spath, issues)
+        exprs += [
+            (("items",), state.items),
+            (("input",), state.input),
+            (("assign",), state.assign),
+            (("output",), state.output),
+        ]
+    elif isinstance(state, WorkflowState):
+        exprs += [
+            (("input",), state.input),
+            (("assign",), state.assign),
+            (("output",), state.output),
+        ]
     elif isinstance(state, SucceedState):
         exprs.append((("output",), state.output))
     elif isinstance(state, WaitState):
@@ -615,6 +668,81 @@ def _check_state(
                     hint="fix the expression; literal strings are written quoted, e.g. '\"text\"'",
                 )
             )
+
+
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+
+
+def tolerated(spec: int | str, total: int) -> int:
+    """How many failed items a map tolerates out of ``total``."""
+    if isinstance(spec, int):
+        return spec
+    match = _PERCENT.match(spec.strip())
+    assert match, spec
+    return int(total * float(match.group(1)) / 100.0)
+
+
+def _check_map(
+    doc: Document,
+    definition: Definition,
+    state: MapState,
+    spath: tuple[Any, ...],
+    issues: list[DefinitionIssue],
+) -> None:
+    def problem(rel: tuple[Any, ...], message: str, hint: str, key: bool = False) -> None:
+        issues.append(
+            _issue(doc, spath + rel, message, state=state.name, hint=hint, code="map", key=key)
+        )
+
+    if (state.items is None) == (state.item_source is None):
+        problem(
+            (),
+            "a map state needs exactly one of 'items' or 'item_source'",
+            "e.g. 'items: order.lines' or 'item_source: data/items.jsonl'",
+            key=True,
+        )
+    if (state.action is None) == (state.states is None):
+        problem(
+            (),
+            "a map state needs exactly one of 'action' or 'states'",
+            "'action' calls one function per item (or batch); 'states' runs a sequence",
+            key=True,
+        )
+    if state.action is not None:
+        _check_action(doc, definition, state.action, spath + ("action",), state.name, issues)
+    if state.batch > 1 and state.states is not None:
+        problem(
+            ("batch",),
+            "'batch' applies only to a map with an 'action'",
+            "remove 'batch', or call one action per batch of items",
+        )
+    tol = state.tolerated_failures
+    if (
+        isinstance(tol, int)
+        and tol < 0
+        or isinstance(tol, str)
+        and not (_PERCENT.match(tol.strip()) and float(tol.strip()[:-1]) <= 100)
+    ):
+        problem(
+            ("tolerated_failures",),
+            f"'{tol}' is not a failure tolerance",
+            "write a count such as 10, or a percentage such as '5%'",
+        )
+    if state.result_store is not None and state.results != "store":
+        problem(
+            ("result_store",),
+            "'result_store' is used only with 'results: store'",
+            "add 'results: store', or remove 'result_store'",
+        )
+    source = state.item_source
+    path = source if isinstance(source, str) else source.path if source else None
+    fmt = None if isinstance(source, str) or source is None else source.format
+    if path is not None and fmt is None and not path.lower().endswith((".json", ".jsonl", ".csv")):
+        problem(
+            ("item_source",),
+            f"cannot tell the format of '{path}'",
+            "name a .json, .jsonl or .csv file, or give 'format:'",
+        )
 
 
 def _get(data: Any, path: tuple[Any, ...]) -> Any:

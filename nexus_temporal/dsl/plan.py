@@ -98,7 +98,11 @@ def uri_scheme(text: str) -> str | None:
 
 
 def plan_json(definition: Definition) -> dict[str, Any]:
-    return definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """The plan as canonical JSON. Fields at their default value are left out, so a release
+    that adds a field with a default does not change the hash of existing definitions (which
+    would strand executions pinned to them)."""
+    return definition.model_dump(mode="json", by_alias=True, exclude_none=True,
+                                 exclude_defaults=True)
 
 
 def content_hash(definition: Definition) -> str:

@@ -71,6 +71,13 @@ class Defaults(Model):
     heartbeat: Duration | None = None
     retry: RetrySpec | None = None
     task_queue: str | None = None
+    history_limit: int = Field(
+        8000,
+        ge=100,
+        le=40000,
+        description="Continue-as-new (carrying the data) once a run's history has this many "
+        "events, or when Temporal suggests it.",
+    )
 
     _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(
         _positive_duration
@@ -208,6 +215,66 @@ class ParallelState(StateBase):
     catch: tuple[CatchSpec, ...] = ()
 
 
+class ItemSource(Model):
+    """Where a map reads its items: a local file or ``s3://bucket/key``."""
+
+    path: str
+    format: Literal["json", "jsonl", "csv"] | None = Field(
+        None, description="Default: from the file suffix."
+    )
+
+
+class MapState(StateBase):
+    """Run one action, or a sequence of states, for every item; scales out into child
+    workflows above a threshold, with bounded pending work and history per execution."""
+
+    type: Literal["map"] = "map"
+    items: str | None = Field(None, description="JSONata over the data giving the item list.")
+    item_source: str | ItemSource | None = Field(
+        None, description="A JSON, JSONL or CSV file (local path or s3://bucket/key)."
+    )
+    action: str | None = Field(None, description="The action each item (or batch) calls.")
+    states: tuple[State, ...] | None = Field(None, description="States each item runs.")
+    input: Expr = Field(
+        None, description="JSONata: what an item receives ($ = item, $index, $data)."
+    )
+    max_concurrency: int = Field(10, ge=1, le=1000)
+    batch: int = Field(1, ge=1, le=10000, description="Max items per action call.")
+    tolerated_failures: int | str = Field(
+        0, description="Failed items tolerated: a count, or a percentage such as '5%'."
+    )
+    results: Literal["collect", "discard", "store"] = "collect"
+    result_store: str | None = Field(
+        None,
+        description="Directory or s3://bucket/prefix for stored results (default .nexus/results).",
+    )
+    output: Expr = None
+    assign: dict[str, Expr] | None = None
+    timeout: Duration | None = None
+    retry: Attempts | RetrySpec | None = None
+    catch: tuple[CatchSpec, ...] = ()
+    task_queue: str | None = None
+
+    _t = field_validator("timeout", mode="before")(_positive_duration)
+
+
+class WorkflowState(StateBase):
+    """Start another NEXUS definition as a child workflow."""
+
+    type: Literal["workflow"] = "workflow"
+    workflow: str = Field(description="name or name@version of the definition to start.")
+    input: Expr = Field(None, description="JSONata over the data: the child's input.")
+    output: Expr = None
+    assign: dict[str, Expr] | None = None
+    detached: bool = Field(False, description="Start it and go on without waiting.")
+    parent_close_policy: Literal["terminate", "abandon", "request_cancel"] | None = Field(
+        None,
+        description="What happens to a child still running when this one closes "
+        "(default: terminate; abandon when detached).",
+    )
+    catch: tuple[CatchSpec, ...] = ()
+
+
 class SucceedState(StateBase):
     """End the workflow (or branch) successfully."""
 
@@ -224,11 +291,30 @@ class FailState(StateBase):
 
 
 State = Annotated[
-    TaskState | ChoiceState | PassState | WaitState | ParallelState | SucceedState | FailState,
+    TaskState
+    | ChoiceState
+    | PassState
+    | WaitState
+    | ParallelState
+    | MapState
+    | WorkflowState
+    | SucceedState
+    | FailState,
     Field(discriminator="type"),
 ]
 
-STATE_TYPES = ("task", "choice", "pass", "set", "wait", "parallel", "succeed", "fail")
+STATE_TYPES = (
+    "task",
+    "choice",
+    "pass",
+    "set",
+    "wait",
+    "parallel",
+    "map",
+    "workflow",
+    "succeed",
+    "fail",
+)
 
 
 class Definition(Model):
@@ -258,3 +344,4 @@ class Definition(Model):
 
 
 Branch.model_rebuild()
+MapState.model_rebuild()

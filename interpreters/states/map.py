@@ -1,0 +1,392 @@
+"""What happens in a map state: every item runs one action (or batch) or a sequence of states.
+
+Small maps run inline. Bigger ones are split into child workflows (type ``nexus-map-shard``),
+as a tree when needed, so that no execution ever has more than ``LEAF_UNITS`` units of its own
+work (about 6 history events each) or more than ``FANOUT`` children: every history stays far
+below 10,240 events and pending work per execution stays bounded, whatever the item count.
+Items are processed in index order; each item's idempotency key is
+``<root workflow id>/<state>/<index>``, stable across retries, crashes and replays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
+
+from activities.items import (
+    COUNT_ITEMS,
+    DEFAULT_STORE,
+    READ_ITEMS,
+    STORE_RESULTS,
+    ReadItems,
+    SourceRef,
+    StoreResults,
+)
+from interpreters.context import Outcome, PendingCompensation, RunContext
+from interpreters.errors import NexusError, from_temporal
+from interpreters.states.data import evaluate, store
+from interpreters.states.task import call_action
+from nexus_temporal.dsl.compiler import tolerated
+from nexus_temporal.dsl.schema import ItemSource, MapState, RetrySpec
+
+SHARD_TYPE = "nexus-map-shard"
+#: Units (items, or batches) one execution runs itself: ~6 events each stays under 10,240.
+LEAF_UNITS = 1000
+#: Children one execution starts at most (~6 events each).
+FANOUT = 500
+#: Maps up to this many units run inline in the workflow that reaches them.
+INLINE_UNITS = 200
+#: Items read per activity call from an item source.
+PAGE = 1000
+#: Failures kept in detail (the rest are counted).
+KEEP_FAILURES = 20
+#: Payload budget for anything a map returns into history (Temporal's limit is 2 MB).
+PAYLOAD_BUDGET = 1_500_000
+IO_TIMEOUT = timedelta(minutes=2)
+IO_RETRY = RetryPolicy(maximum_attempts=5)
+
+
+@dataclass
+class MapJob:
+    """Everything a shard needs to run a range of a map, passed as the child's input."""
+
+    pin: str
+    state: str
+    root_id: str
+    visit: int
+    total: int
+    start: int
+    end: int
+    tolerated: int
+    data: Any
+    items: list[Any] | None = None
+    source: dict[str, Any] | None = None
+
+
+@dataclass
+class Summary:
+    count: int = 0
+    failed: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Any] | None = None
+    parts: int = 0
+    compensations: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, other: Summary) -> None:
+        self.count += other.count
+        self.failed += other.failed
+        self.failures = (self.failures + other.failures)[:KEEP_FAILURES]
+        if self.results is not None and other.results is not None:
+            self.results.extend(other.results)
+        self.parts += other.parts
+        self.compensations.extend(other.compensations)
+
+
+def _source(state: MapState) -> dict[str, Any] | None:
+    src = state.item_source
+    if src is None:
+        return None
+    spec = ItemSource(path=src) if isinstance(src, str) else src
+    return {"path": spec.path, "format": spec.format}
+
+
+def _cost(state: MapState) -> int:
+    """History units one item costs: one per state it may run (at least one)."""
+    return max(1, len(state.states or ()))
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, default=str, separators=(",", ":")))
+
+
+async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
+    source = _source(state)
+    items: list[Any] | None = None
+    if state.items is not None:
+        value = evaluate(state.items, data, ctx, data, state.name)
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            value = [value]  # JSONata returns a lone match as a single value
+        items, total = value, len(value)
+    else:
+        assert source is not None
+        total = await workflow.execute_activity(
+            COUNT_ITEMS,
+            SourceRef(**source),
+            start_to_close_timeout=IO_TIMEOUT,
+            retry_policy=IO_RETRY,
+            summary=f"{state.name}: count items",
+            result_type=int,
+        )
+    job = MapJob(
+        pin=ctx.plan.hash,
+        state=state.name,
+        root_id=workflow.info().workflow_id,
+        visit=ctx.visits.get(state.name, 1),
+        total=total,
+        start=0,
+        end=total,
+        tolerated=tolerated(state.tolerated_failures, total),
+        data=data,
+        items=items,
+        source=source,
+    )
+    summary = await run_range(state, job, ctx)
+    ctx.compensations.extend(PendingCompensation.from_json(c) for c in summary.compensations)
+    if summary.failed > job.tolerated:
+        listed = ", ".join(
+            f"item {f['index']}: {f['type']}: {f['message']}" for f in summary.failures[:5]
+        )
+        raise NexusError(
+            "MapToleranceExceeded",
+            f"{summary.failed} of {total} items failed (tolerated {job.tolerated}); {listed}",
+            state.name,
+            {"failed": summary.failed, "total": total, "failures": summary.failures},
+        )
+    if state.results == "collect":
+        result: Any = summary.results
+        if _size(result) > PAYLOAD_BUDGET:
+            raise NexusError(
+                "PayloadTooLarge",
+                f"the collected results are {_size(result) / 1e6:.1f} MB, over Temporal's 2 MB "
+                "payload limit; use 'results: store' (or 'discard')",
+                state.name,
+            )
+    elif state.results == "store":
+        result = {
+            "store": state.result_store or DEFAULT_STORE,
+            "prefix": _prefix(job),
+            "parts": summary.parts,
+            "items": total,
+            "failed": summary.failed,
+            "failures": summary.failures,
+        }
+    else:
+        result = {"items": total, "failed": summary.failed, "failures": summary.failures}
+    return Outcome(store(state.name, result, state.output, state.assign, data, ctx), state.next)
+
+
+def _prefix(job: MapJob) -> str:
+    visit = f"/{job.visit}" if job.visit > 1 else ""
+    return f"{job.root_id}/{job.state}{visit}".replace(":", "_")
+
+
+async def run_range(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
+    """Run items [start, end): here if small enough, else through child workflows."""
+    units = math.ceil((job.end - job.start) / state.batch)
+    limit = LEAF_UNITS if workflow.info().workflow_type == SHARD_TYPE else INLINE_UNITS
+    if units * _cost(state) <= limit:
+        return await _run_here(state, job, ctx)
+    return await _fan_out(state, job, ctx)
+
+
+def _progress(ctx: RunContext, job: MapJob) -> dict[str, int]:
+    return ctx.maps.setdefault(job.state, {"done": 0, "failed": 0, "total": job.total})
+
+
+async def _fan_out(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
+    leaf_items = max(1, LEAF_UNITS // _cost(state)) * state.batch
+    span = max(leaf_items, math.ceil((job.end - job.start) / FANOUT / leaf_items) * leaf_items)
+    ranges = [(s, min(s + span, job.end)) for s in range(job.start, job.end, span)]
+    per_leaf = min(state.max_concurrency, max(1, LEAF_UNITS // _cost(state)))
+    parallel = max(1, min(FANOUT, state.max_concurrency // per_leaf))
+    progress = _progress(ctx, job)
+    summaries: list[Summary | None] = [None] * len(ranges)
+    next_child = 0
+
+    async def worker() -> None:
+        nonlocal next_child
+        while next_child < len(ranges):
+            i = next_child
+            next_child += 1
+            start, end = ranges[i]
+            child = MapJob(
+                **{
+                    **asdict(job),
+                    "start": start,
+                    "end": end,
+                    "items": None
+                    if job.items is None
+                    else job.items[start - job.start : end - job.start],
+                }
+            )
+            visit = f"/{job.visit}" if job.visit > 1 else ""
+            try:
+                raw = await workflow.execute_child_workflow(
+                    SHARD_TYPE,
+                    asdict(child),
+                    id=f"{workflow.info().workflow_id}/{job.state}{visit}/{start}-{end}",
+                    task_queue=workflow.info().task_queue,
+                    parent_close_policy=ParentClosePolicy.TERMINATE,
+                    static_summary=f"{job.state}: items {start}..{end - 1}",
+                )
+            except Exception as exc:
+                raise from_temporal(exc, state.name) from None
+            done = Summary(**raw)
+            summaries[i] = done
+            progress["done"] += done.count - done.failed
+            progress["failed"] += done.failed
+
+    await _gather([worker() for _ in range(min(parallel, len(ranges)))])
+    total = Summary(results=[] if state.results == "collect" else None)
+    for s in summaries:
+        assert s is not None
+        total.merge(s)
+    return total
+
+
+async def _gather(coros: list[Any]) -> None:
+    import asyncio
+
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
+
+
+async def _items(job: MapJob, state: MapState) -> list[Any]:
+    if job.items is not None:
+        return job.items
+    assert job.source is not None
+    out: list[Any] = []
+    for start in range(job.start, job.end, PAGE):
+        page = await workflow.execute_activity(
+            READ_ITEMS,
+            ReadItems(SourceRef(**job.source), start, min(PAGE, job.end - start)),
+            start_to_close_timeout=IO_TIMEOUT,
+            retry_policy=IO_RETRY,
+            summary=f"{state.name}: read items {start}..",
+            result_type=list,
+        )
+        out.extend(page)
+    return out
+
+
+async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
+    items = await _items(job, state)
+    batch = state.batch
+    units = [(i, items[i : i + batch]) for i in range(0, len(items), batch)]
+    results: list[Any] = [None] * len(items)
+    summary = Summary()
+    progress = _progress(ctx, job)
+    scope = ctx.plan.scopes.get(f"{state.name}/item")
+    next_unit = 0
+    before = len(ctx.compensations)
+
+    async def one(offset: int, chunk: list[Any]) -> None:
+        index = job.start + offset
+        key = (
+            f"{job.root_id}/{job.state}/{index}"
+            if batch == 1
+            else (f"{job.root_id}/{job.state}/{index}-{index + len(chunk) - 1}")
+        )
+        if job.visit > 1:
+            key += f"/v{job.visit}"
+        subject = chunk[0] if batch == 1 else chunk
+        bindings_data = job.data
+        try:
+            if state.input is not None:
+                payload = evaluate_item(state, subject, index, bindings_data, ctx)
+            else:
+                payload = subject
+            if scope is not None:
+                item_data = (
+                    payload if isinstance(payload, dict) else {"item": payload, "index": index}
+                )
+                out = [await ctx.walk(scope, item_data)]
+            else:
+                assert state.action is not None
+                res = await call_action(
+                    ctx,
+                    state=state.name,
+                    action=state.action,
+                    payload=payload,
+                    retry=state.retry if isinstance(state.retry, RetrySpec) else RetrySpec(),
+                    timeout=state.timeout,
+                    schedule_to_close=None,
+                    heartbeat=None,
+                    task_queue=state.task_queue,
+                    summary=f"{state.name}[{index}]",
+                    key=key,
+                )
+                if batch == 1:
+                    out = [res]
+                elif isinstance(res, list) and len(res) == len(chunk):
+                    out = res
+                else:
+                    raise NexusError(
+                        "BatchResultMismatch",
+                        f"a batch of {len(chunk)} items returned "
+                        f"{type(res).__name__} instead of a list of {len(chunk)}",
+                        state.name,
+                    )
+            for k, r in enumerate(out):
+                results[offset + k] = r
+            summary.count += len(chunk)
+            progress["done"] += len(chunk)
+        except NexusError as err:
+            summary.count += len(chunk)
+            summary.failed += len(chunk)
+            progress["failed"] += len(chunk)
+            for k in range(len(chunk)):
+                results[offset + k] = {"error": {"type": err.type, "message": err.message}}
+                if len(summary.failures) < KEEP_FAILURES:
+                    summary.failures.append(
+                        {"index": index + k, "type": err.type, "message": err.message}
+                    )
+
+    async def worker() -> None:
+        nonlocal next_unit
+        while next_unit < len(units) and summary.failed <= job.tolerated:
+            offset, chunk = units[next_unit]
+            next_unit += 1
+            await one(offset, chunk)
+
+    await _gather([worker() for _ in range(min(state.max_concurrency, len(units)))])
+    if state.results == "collect":
+        summary.results = results
+    elif state.results == "store" and items:
+        await workflow.execute_activity(
+            STORE_RESULTS,
+            StoreResults(
+                store=state.result_store or DEFAULT_STORE,
+                key=f"{_prefix(job)}/part-{job.start:010d}.jsonl",
+                start=job.start,
+                results=results,
+            ),
+            start_to_close_timeout=IO_TIMEOUT,
+            retry_policy=IO_RETRY,
+            summary=f"{state.name}: store results {job.start}..",
+            result_type=dict,
+        )
+        summary.parts = 1
+    if workflow.info().workflow_type == SHARD_TYPE:
+        # A shard hands the compensations its items registered back to the parent.
+        summary.compensations = [c.to_json() for c in ctx.compensations[before:]]
+        del ctx.compensations[before:]
+    return summary
+
+
+def evaluate_item(state: MapState, subject: Any, index: int, data: Any, ctx: RunContext) -> Any:
+    from nexus_temporal.dsl.expressions import ExpressionError, evaluate_template
+
+    try:
+        return evaluate_template(state.input, subject, ctx.bindings(data, index=index))
+    except ExpressionError as exc:
+        raise NexusError(
+            "ExpressionError", f"{exc.message} in {exc.expression!r}", state.name
+        ) from None
