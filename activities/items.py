@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,4 +165,4 @@ def _store(request: StoreResults) -> dict[str, Any]:
     return {"part": location, "items": len(request.results)}
 
 
-ACTIVITIES = [count_items, read_items, store_results]
+ACTIVITIES: list[Callable[..., Any]] = [count_items, read_items, store_results]

@@ -6,9 +6,12 @@ the ratio (interpreter / hand-written) measures only the interpreter's cost.
 
 from __future__ import annotations
 
+import socket
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -57,19 +60,28 @@ def chain_yaml(states: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def overhead(states: int = 50, rounds: int = 7, address: str | None = None) -> dict[str, Any]:
-    plan = compile_text(chain_yaml(states), "bench-chain.yaml")
+@asynccontextmanager
+async def private_server(address: str | None) -> AsyncIterator[Client]:
+    """A client on ``address``, or on a private in-memory dev server started for the bench."""
     server = None
     if address is None:
-        import socket
-
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         server = DevServer(port=port, ui_port=port + 1000, db_file=None).start()
         address = server.address
     try:
-        client = await Client.connect(address)
+        yield await Client.connect(address)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def overhead(states: int = 50, rounds: int = 7, address: str | None = None) -> dict[str, Any]:
+    plan = compile_text(chain_yaml(states), "bench-chain.yaml")
+    interp: list[float] = []
+    base: list[float] = []
+    async with private_server(address) as client:
         queue = f"bench-{uuid.uuid4().hex[:8]}"
         nexus_worker = build_worker(
             client,
@@ -80,8 +92,6 @@ async def overhead(states: int = 50, rounds: int = 7, address: str | None = None
         hand_worker = Worker(
             client, task_queue=queue + "-hand", workflows=[HandWritten], activities=[noop]
         )
-        interp: list[float] = []
-        base: list[float] = []
         async with nexus_worker, hand_worker:
             for r in range(rounds + 1):  # round 0 warms up both and is not counted
                 t0 = time.perf_counter()
@@ -96,15 +106,12 @@ async def overhead(states: int = 50, rounds: int = 7, address: str | None = None
                 if r:
                     interp.append((t1 - t0) * 1000)
                     base.append((t2 - t1) * 1000)
-    finally:
-        if server is not None:
-            server.stop()
     mi, mb = statistics.median(interp), statistics.median(base)
     return {
         "bench": "overhead",
         "states": states,
         "rounds": rounds,
-        "server": "temporal dev server (" + temporal_binary() + ")" if server else address,
+        "server": address or f"private dev server ({temporal_binary()})",
         "interpreter_median_ms": round(mi, 2),
         "baseline_median_ms": round(mb, 2),
         "interpreter_ms_per_state": round(mi / states, 3),

@@ -142,12 +142,13 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
     summary = await run_range(state, job, ctx)
     ctx.compensations.extend(PendingCompensation.from_json(c) for c in summary.compensations)
     if summary.failed > job.tolerated:
-        listed = ", ".join(
-            f"item {f['index']}: {f['type']}: {f['message']}" for f in summary.failures[:5]
-        )
+        first = sorted(summary.failures, key=lambda f: int(f["index"]))[:5]
+        listed = ", ".join(f"item {f['index']}: {f['type']}: {f['message']}" for f in first)
+        stopped = f", stopped after {summary.count} items" if summary.count < total else ""
         raise NexusError(
             "MapToleranceExceeded",
-            f"{summary.failed} of {total} items failed (tolerated {job.tolerated}); {listed}",
+            f"{summary.failed} of {total} items failed (tolerated {job.tolerated}{stopped}); "
+            f"{listed}",
             state.name,
             {"failed": summary.failed, "total": total, "failures": summary.failures},
         )

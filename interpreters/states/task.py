@@ -11,9 +11,15 @@ from temporalio import workflow
 from activities.invoke import INVOKE_ACTIVITY, InvokeRequest
 from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import from_temporal
+from interpreters.fallback import with_fallback
 from interpreters.states.data import evaluate, store
-from nexus_temporal.dsl.schema import RetrySpec, TaskState
+from nexus_temporal.dsl.schema import FunctionSpec, RetrySpec, TaskState
 from policies.retry import to_retry_policy
+
+
+def provider_options(spec: FunctionSpec) -> dict[str, Any]:
+    """The function's provider options (``region``, ``qualifier``) that were set."""
+    return {k: v for k, v in (("region", spec.region), ("qualifier", spec.qualifier)) if v}
 
 
 def _seconds(value: float | None) -> timedelta | None:
@@ -49,6 +55,12 @@ async def call_action(
             state=state,
             method=target.spec.method,
             headers=dict(target.spec.headers),
+            options=provider_options(target.spec),
+            circuit_breaker=(
+                target.spec.circuit_breaker.model_dump(exclude_none=True)
+                if target.spec.circuit_breaker
+                else None
+            ),
         )
     try:
         return await workflow.execute_activity(
@@ -68,19 +80,32 @@ async def call_action(
 async def run(state: TaskState, data: Any, ctx: RunContext) -> Outcome:
     payload = data if state.input is None else evaluate(state.input, data, ctx, data, state.name)
     assert state.retry is None or isinstance(state.retry, RetrySpec)
-    result = await call_action(
-        ctx,
-        state=state.name,
-        action=state.action,
-        payload=payload,
-        retry=state.retry or RetrySpec(),
-        timeout=state.timeout,
-        schedule_to_close=state.schedule_to_close,
-        heartbeat=state.heartbeat,
-        task_queue=state.task_queue,
-        summary=state.name,
-        key=ctx.idempotency_key(state.name),
-    )
+
+    async def attempt(action: str, retry: RetrySpec) -> Any:
+        return await call_action(
+            ctx,
+            state=state.name,
+            action=action,
+            payload=payload,
+            retry=retry,
+            timeout=state.timeout,
+            schedule_to_close=state.schedule_to_close,
+            heartbeat=state.heartbeat,
+            task_queue=(
+                state.task_queue
+                if action == state.action
+                else ctx.plan.target(action).spec.task_queue
+                or ctx.plan.definition.defaults.task_queue
+            ),
+            summary=state.name if action == state.action else f"{state.name} (fallback {action})",
+            key=ctx.idempotency_key(state.name),
+        )
+
+    retry = state.retry or RetrySpec()
+    if state.fallback:
+        result = await with_fallback((state.action, *state.fallback), retry, attempt)
+    else:
+        result = await attempt(state.action, retry)
     new = store(state.name, result, state.output, state.assign, data, ctx)
     comp = state.compensate
     if comp is not None and not isinstance(comp, str):

@@ -59,3 +59,16 @@ def record(payload: Any) -> Any:
 
 def key(payload: Any) -> Any:
     return {"key": payload}
+
+
+def maybe_fail(payload: dict[str, Any]) -> dict[str, Any]:
+    """Fails (non-retryable) when ``fail`` is true; returns the doubled ``n``."""
+    if payload.get("fail"):
+        raise ApplicationError(
+            f"item {payload.get('n')} is bad", type="BadItem", non_retryable=True
+        )
+    return {"n": payload["n"], "double": payload["n"] * 2}
+
+
+def sum_batch(items: list[dict[str, Any]]) -> list[int]:
+    return [item["n"] * 10 for item in items]
