@@ -8,17 +8,27 @@ retries.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.config import ProvidersConfig
 from activities.invoke import InvokeRequest
 
 _REGISTERED: dict[str, Callable[..., Any]] = {}
+_KEY: contextvars.ContextVar[str] = contextvars.ContextVar("nexus_idempotency_key", default="")
+
+
+def idempotency_key() -> str:
+    """The stable idempotency key of the call being served (``<workflow id>/<state>/<n>``,
+    for map items ``<root workflow id>/<state>/<index>``): the same on every retry, after a
+    worker crash and on replay. Use it to make side effects happen once."""
+    return _KEY.get()
 
 
 def function(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -66,7 +76,28 @@ async def call_python(request: InvokeRequest) -> Any:
         raise ApplicationError(
             f"function '{request.function}': {exc}", type="FunctionNotFound", non_retryable=True
         ) from None
+    _KEY.set(request.idempotency_key)  # this activity's own task: no other call sees it
     return await run_function(fn, request.payload)
+
+
+class PythonProvider:
+    """``python:module:function``: no configuration; always available."""
+
+    def __init__(self, providers: ProvidersConfig) -> None:
+        self.providers = providers
+
+    def problem(self, uri: str, options: Mapping[str, Any]) -> str | None:
+        try:
+            resolve(uri)
+        except LookupError as exc:
+            return str(exc)
+        return None
+
+    def target_key(self, request: InvokeRequest) -> str:
+        return request.uri
+
+    async def call(self, request: InvokeRequest) -> Any:
+        return await call_python(request)
 
 
 def as_activity(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -4,7 +4,7 @@ Public API: :func:`function` registers a Python function as an activity type; th
 does the rest.
 """
 
-from activities.python import function
+from activities.python import function, idempotency_key
 
-__all__ = ["function"]
+__all__ = ["function", "idempotency_key"]
 __version__ = "0.1.0"

@@ -30,3 +30,27 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with environment:
         yield environment
+
+
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter teardown once pytest has reported everything.
+
+    The Temporal SDK's native runtime keeps threads that can abort a normal interpreter
+    shutdown ('PyGILState_Release ... finalizing'), which would turn a green run red. Every
+    server and worker is stopped by its fixture before this point.
+    """
+    import os
+    import sys
+
+    if _EXIT_STATUS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])

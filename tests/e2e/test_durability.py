@@ -93,3 +93,53 @@ async def test_server_killed_and_restarted_keeps_workflows(tmp_path: Path) -> No
     finally:
         kill_group(worker, signal.SIGTERM)
         server.stop()
+
+
+async def test_sigkill_during_2000_item_map_every_effect_exactly_once(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    ledger = tmp_path / "ledger.db"
+    queue = f"ledger-{uuid.uuid4().hex[:8]}"
+    args = nexus_cmd(
+        "worker",
+        "tests/e2e/definitions/ledger_map.yaml",
+        "--address",
+        address_of(env),
+        "--task-queue",
+        queue,
+    )
+    first = spawn(args, tmp_path / "w1.log")
+    wait_for_line(tmp_path / "w1.log", "worker serving", first)
+    handle = await env.client.start_workflow(
+        "ledger-map", {"ledger": str(ledger)}, id=f"ledger-{queue}", task_queue=queue
+    )
+
+    def effects() -> int:
+        try:
+            with sqlite3.connect(ledger, timeout=30) as db:
+                return int(db.execute("SELECT COUNT(*) FROM effects").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+    for _ in range(600):
+        if effects() >= 400:
+            break
+        await asyncio.sleep(0.1)
+    assert 400 <= effects() < 2000
+    kill_group(first, signal.SIGKILL)
+    second = spawn(args, tmp_path / "w2.log")
+    try:
+        wait_for_line(tmp_path / "w2.log", "worker serving", second)
+        result = await asyncio.wait_for(handle.result(), 240)
+    finally:
+        kill_group(second, signal.SIGTERM)
+    assert result["Each"] == {"items": 2000, "failed": 0, "failures": []}
+    with sqlite3.connect(ledger) as db:
+        keys = {k for (k,) in db.execute("SELECT key FROM effects")}
+        calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        values = sorted(n for (n,) in db.execute("SELECT n FROM effects"))
+    assert keys == {f"{handle.id}/Each/{i}" for i in range(2000)}  # stable keys, no strays
+    assert values == list(range(2000))  # every item's effect exactly once
+    assert calls >= 2000  # items in flight at the kill really ran again

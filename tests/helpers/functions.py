@@ -72,3 +72,21 @@ def maybe_fail(payload: dict[str, Any]) -> dict[str, Any]:
 
 def sum_batch(items: list[dict[str, Any]]) -> list[int]:
     return [item["n"] * 10 for item in items]
+
+
+def ledger_effect(payload: dict[str, Any]) -> dict[str, Any]:
+    """An idempotent side effect: recorded once per idempotency key in a SQLite ledger; every
+    call (including re-runs after a crash) is counted separately."""
+    import sqlite3
+    import time
+
+    import nexus_temporal
+
+    key = nexus_temporal.idempotency_key()
+    time.sleep(float(payload.get("sleep", 0)))
+    with sqlite3.connect(payload["ledger"], timeout=30) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY, n INTEGER)")
+        db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT)")
+        db.execute("INSERT INTO calls VALUES (?)", (key,))
+        db.execute("INSERT OR IGNORE INTO effects VALUES (?, ?)", (key, payload["n"]))
+    return {"key": key}
