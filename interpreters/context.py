@@ -64,6 +64,7 @@ class RunContext:
     current: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     trail: list[str] = field(default_factory=list)
+    trail_dropped: int = 0
     visits: dict[str, int] = field(default_factory=dict)
     compensations: list[PendingCompensation] = field(default_factory=list)
     compensation_results: list[dict[str, Any]] = field(default_factory=list)
@@ -100,6 +101,7 @@ class RunContext:
             "visits": self.visits,
             "done": self.done[-CARRIED_TRAIL:],
             "trail": self.trail[-CARRIED_TRAIL:],
+            "trail_dropped": self.trail_dropped + max(0, len(self.trail) - CARRIED_TRAIL),
             "compensations": [c.to_json() for c in self.compensations],
             "compensation_results": self.compensation_results,
             "signals": self.signals,
@@ -110,6 +112,7 @@ class RunContext:
         self.visits = dict(carry["visits"])
         self.done = list(carry["done"])
         self.trail = list(carry["trail"])
+        self.trail_dropped = int(carry.get("trail_dropped", 0))
         self.compensations = [PendingCompensation.from_json(c) for c in carry["compensations"]]
         self.compensation_results = list(carry["compensation_results"])
         for name, values in carry["signals"].items():
@@ -126,6 +129,7 @@ class RunContext:
             "current": list(self.current),
             "done": list(self.done),
             "trail": list(self.trail),
+            "trail_dropped": self.trail_dropped,
             "pending_compensations": [
                 {"state": c.state, "action": c.action} for c in reversed(self.compensations)
             ],

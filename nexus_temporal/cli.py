@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -310,7 +311,18 @@ async def _run(args: argparse.Namespace) -> int:
     print(f"started {args.reference} as workflow id {handle.id}", flush=True)
     if args.command == "start":
         return 0
-    outcome = await follow(handle, emit=lambda line: print(line, flush=True))
+    last = [0.0]
+
+    def show_progress(line: str) -> None:
+        if sys.stdout.isatty():
+            print("\r" + line, end="", flush=True)
+        elif time.monotonic() - last[0] >= 2:  # logs and CI: a line every 2 s
+            last[0] = time.monotonic()
+            print(line, flush=True)
+
+    outcome = await follow(
+        handle, emit=lambda line: print(line, flush=True), progress=show_progress
+    )
     if outcome.ok:
         print(json.dumps(outcome.result, indent=2, sort_keys=True))
         return 0

@@ -68,12 +68,39 @@ def describe_failure(exc: WorkflowFailureError) -> dict[str, Any]:
     return {"type": type(cause).__name__, "summary": str(cause)}
 
 
+class MapProgress:
+    """Turns successive ``maps`` snapshots into 'done/total, rate, ETA' lines."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[float, int]] = {}
+
+    def line(self, name: str, p: dict[str, int], now: float) -> str:
+        finished = p["done"] + p["failed"]
+        t0, n0 = self.first.setdefault(name, (now, finished))
+        rate = (finished - n0) / (now - t0) if now > t0 else 0.0
+        left = p["total"] - finished
+        eta = f"{left / rate:.0f}s" if rate > 0 else "?"
+        pct = 100.0 * finished / p["total"] if p["total"] else 100.0
+        width = 30
+        bar = "#" * int(width * pct / 100) + "." * (width - int(width * pct / 100))
+        return (
+            f"  {name} [{bar}] {finished}/{p['total']} ({pct:.0f}%) failed {p['failed']}"
+            f"  {rate:.0f} items/s  ETA {eta}"
+        )
+
+
 async def follow(
-    handle: WorkflowHandle[Any, Any], emit: Callable[[str], None] | None = None, poll: float = 0.25
+    handle: WorkflowHandle[Any, Any],
+    emit: Callable[[str], None] | None = None,
+    poll: float = 0.25,
+    progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Wait for the result, emitting each state as the workflow enters it."""
+    """Wait for the result, emitting each state as the workflow enters it and, for running
+    maps, a progress line (done/total, rate, ETA)."""
     seen: list[str] = []
     result_task = asyncio.ensure_future(handle.result())
+    bars = MapProgress()
+    loop = asyncio.get_running_loop()
 
     async def observe() -> None:
         try:
@@ -81,10 +108,15 @@ async def follow(
         except Exception:  # not started yet, or already closed: the result tells
             return
         trail = snap.get("trail", [])
-        for name in trail[len(seen) :]:
+        dropped = snap.get("trail_dropped", 0)
+        for name in trail[max(0, len(seen) - dropped) :]:
             seen.append(name)
             if emit:
                 emit(f"  -> {name}")
+        if progress:
+            for name, p in snap.get("maps", {}).items():
+                if name in snap.get("current", []) and p.get("total"):
+                    progress(bars.line(name, p, loop.time()))
 
     while not result_task.done():
         await observe()

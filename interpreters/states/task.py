@@ -3,6 +3,7 @@ its compensation once it has run."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from temporalio import workflow
 
 from activities.invoke import INVOKE_ACTIVITY, InvokeRequest
 from interpreters.context import Outcome, PendingCompensation, RunContext
-from interpreters.errors import from_temporal
+from interpreters.errors import NexusError, from_temporal
 from interpreters.fallback import with_fallback
 from interpreters.states.data import evaluate, store
 from nexus_temporal.dsl.schema import FunctionSpec, RetrySpec, TaskState
@@ -24,6 +25,23 @@ def provider_options(spec: FunctionSpec) -> dict[str, Any]:
 
 def _seconds(value: float | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
+
+
+#: Temporal refuses payloads over 2 MB; stay clearly below it, with room for the envelope.
+PAYLOAD_LIMIT = 1_900_000
+
+
+def check_payload_size(value: Any, state: str, what: str) -> None:
+    """Fail the state with a clear, catchable error instead of Temporal's raw size error."""
+    size = len(json.dumps(value, default=str, separators=(",", ":")))
+    if size > PAYLOAD_LIMIT:
+        raise NexusError(
+            "PayloadTooLarge",
+            f"the {what} is {size / 1e6:.1f} MB, over Temporal's 2 MB payload limit; pass a "
+            "reference instead (a file or s3:// URI; for maps, 'item_source' and "
+            "'results: store')",
+            state,
+        )
 
 
 async def call_action(
@@ -41,6 +59,7 @@ async def call_action(
     key: str,
 ) -> Any:
     """Schedule one action as an activity and translate its failure into a NexusError."""
+    check_payload_size(payload, state, "input")
     target = ctx.plan.target(action)
     if target.activity_type:
         activity: str = target.activity_type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import json
 import signal
 import socket
@@ -223,3 +224,21 @@ def test_validate_refuses_same_version_with_different_content(tmp_path: Path) ->
     empty.mkdir()
     proc = run_cli(nexus_cmd("validate", str(empty)))
     assert proc.returncode == 2 and "no definition files" in proc.stderr
+
+
+async def test_nexus_run_shows_map_progress(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    definition = tmp_path / "progress.yaml"
+    definition.write_text(
+        "name: progress-map\nfunctions:\n  slow: python:tests.helpers.functions:sleep_then_echo\n"
+        "states:\n  - name: Each\n    type: map\n"
+        "    items: '$map([1..400], function($i) { {\"seconds\": 0.05} })'\n"
+        "    action: slow\n    max_concurrency: 20\n    results: discard\n"
+    )
+    queue = f"prog-{uuid.uuid4().hex[:8]}"
+    config = WorkerConfig(definitions=[definition], task_queue=queue)
+    async with build_worker(env.client, config, load_registry([definition])):
+        code, out, err = await run_async(*nexus_cmd(
+            "run", "progress-map", "--address", address_of(env), "--task-queue", queue))
+    assert code == 0, err
+    assert re.search(r"Each \[[#.]{30}\] \d+/400 \(\d+%\) failed 0 .* items/s  ETA", out), out
+    assert '"items": 400' in out

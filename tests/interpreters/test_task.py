@@ -217,3 +217,29 @@ async def test_http_function(
     assert hello["auth"] == "Bearer s3cret"
     assert hello["key"].endswith("/Hello/1")
     assert handle_result["error"]["details"]["status"] == 400
+
+
+async def test_oversized_input_fails_the_state_with_a_clear_error(env: WorkflowEnvironment) -> None:
+    yaml = f"""
+    name: too-big
+    functions:
+      echo: {FNS}:echo
+    states:
+      - name: Build
+        type: set
+        assign:
+          blob: '$join($map([1..40000], function($i) {{ "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdef" }}))'
+        next: Send
+      - name: Send
+        action: echo
+        catch:
+          - errors: [PayloadTooLarge]
+            next: Done
+      - name: Done
+        type: succeed
+        output: error
+    """
+    async with nexus_worker(env.client, yaml) as w:
+        result = await execute(env.client, w, "too-big", {})
+    assert result["type"] == "PayloadTooLarge" and result["state"] == "Send"
+    assert "over Temporal's 2 MB payload limit" in result["message"]
