@@ -14,17 +14,19 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.invoke import invoke
+from activities.invoke import Invoker
 from activities.items import ACTIVITIES as ITEM_ACTIVITIES
 from activities.python import as_activity, registered_functions, resolve
+from interpreters.states.task import provider_options
 from interpreters.workflow import NexusWorkflow, bind, make_resolve_activity
 from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.plan import Plan
-from nexus_temporal.dsl.schema import CompensationSpec, TaskState
-from nexus_temporal.registry import Registry, definition_files, load_registry
+from nexus_temporal.dsl.schema import CompensationSpec, MapState, TaskState, WorkflowState
+from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
 
 log = logging.getLogger("nexus.worker")
+CLOUD_SCHEMES = ("aws-lambda", "azure-function", "gcp-function")
 
 
 def import_functions(definitions: Sequence[Path], modules: Sequence[str]) -> None:
@@ -62,9 +64,33 @@ def _actions(plan: Plan) -> list[tuple[str, str]]:
         for state in scope.states.values():
             if isinstance(state, TaskState):
                 out.append((state.name, state.action))
+                out.extend((state.name, alternate) for alternate in state.fallback or ())
                 if isinstance(state.compensate, CompensationSpec):
                     out.append((state.name, state.compensate.action))
+            elif isinstance(state, MapState) and state.action:
+                out.append((state.name, state.action))
     return out
+
+
+def _missing_children(registry: Registry) -> list[DefinitionIssue]:
+    """Workflow states whose definition this worker does not serve."""
+    issues = []
+    for plan in registry.plans:
+        for scope in plan.scopes.values():
+            for state in scope.states.values():
+                if isinstance(state, WorkflowState):
+                    try:
+                        registry.resolve(state.workflow)
+                    except UnknownDefinition as exc:
+                        issues.append(
+                            DefinitionIssue(
+                                Location(plan.source),
+                                str(exc),
+                                state=state.name,
+                                code="unknown-workflow",
+                            )
+                        )
+    return issues
 
 
 def activity_name(fn: Callable[..., Any]) -> str:
@@ -72,15 +98,29 @@ def activity_name(fn: Callable[..., Any]) -> str:
     return str(defn.name) if defn is not None else fn.__name__
 
 
-def check_targets(registry: Registry, functions: Collection[str]) -> list[str]:
-    """Raise for ``python:`` targets that do not import; return warnings for activity types
-    this worker does not serve itself."""
-    issues: list[DefinitionIssue] = []
+def check_targets(
+    registry: Registry, functions: Collection[str], invoker: Invoker | None = None
+) -> list[str]:
+    """Raise for ``python:`` targets that do not import and for cloud targets whose provider
+    is not configured on this worker; return warnings for activity types this worker does not
+    serve itself."""
+    issues: list[DefinitionIssue] = _missing_children(registry)
     warnings: list[str] = []
     for plan in registry.plans:
         for state, action in _actions(plan):
             target = plan.target(action)
-            if target.uri.startswith("python:"):
+            if invoker is not None and target.uri.split(":", 1)[0] in CLOUD_SCHEMES:
+                problem = invoker.problem(target.uri, provider_options(target.spec))
+                if problem:
+                    issues.append(
+                        DefinitionIssue(
+                            Location(plan.source),
+                            f"function '{target.function}': {problem}",
+                            state=state,
+                            code="provider-not-configured",
+                        )
+                    )
+            elif target.uri.startswith("python:"):
                 try:
                     resolve(target.uri)
                 except LookupError as exc:
@@ -104,17 +144,22 @@ def check_targets(registry: Registry, functions: Collection[str]) -> list[str]:
 
 
 def prepare(
-    config: WorkerConfig, registry: Registry, extra_activities: Sequence[Callable[..., Any]] = ()
+    config: WorkerConfig,
+    registry: Registry,
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    invoker: Invoker | None = None,
 ) -> dict[str, Callable[..., Any]]:
     """Import the definitions' functions and check every action can be served.
 
     Returns the registered functions. Raises DefinitionError for a ``python:`` target that
-    does not import; logs a warning for an activity type no local function serves.
+    does not import or a cloud target whose provider is not configured on the worker; logs a
+    warning for an activity type no local function serves.
     """
     import_functions(config.definitions, config.imports)
     functions = registered_functions()
     served = set(functions) | {activity_name(a) for a in extra_activities}
-    for warning in check_targets(registry, served):
+    invoker = invoker or Invoker(config.provider_settings())
+    for warning in check_targets(registry, served, invoker):
         log.warning(warning)
     return functions
 
@@ -128,9 +173,15 @@ def build_worker(
     """A ready-to-run worker for ``config`` (definitions are loaded unless given)."""
     if registry is None:
         registry = load_registry(config.definitions)
-    functions = prepare(config, registry, extra_activities)
+    invoker = Invoker(config.provider_settings())
+    functions = prepare(config, registry, extra_activities, invoker)
     bind(client.namespace, config.task_queue, registry, search_attributes=config.search_attributes)
-    activities = [invoke, make_resolve_activity(registry), *ITEM_ACTIVITIES, *extra_activities]
+    activities = [
+        invoker.invoke,
+        make_resolve_activity(registry),
+        *ITEM_ACTIVITIES,
+        *extra_activities,
+    ]
     activities += [as_activity(name, fn) for name, fn in functions.items()]
     return Worker(
         client,

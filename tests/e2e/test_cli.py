@@ -237,8 +237,19 @@ async def test_nexus_run_shows_map_progress(env: WorkflowEnvironment, tmp_path: 
     queue = f"prog-{uuid.uuid4().hex[:8]}"
     config = WorkerConfig(definitions=[definition], task_queue=queue)
     async with build_worker(env.client, config, load_registry([definition])):
-        code, out, err = await run_async(*nexus_cmd(
-            "run", "progress-map", "--address", address_of(env), "--task-queue", queue))
+        code, out, err = await run_async(
+            *nexus_cmd("run", "progress-map", "--address", address_of(env), "--task-queue", queue)
+        )
     assert code == 0, err
     assert re.search(r"Each \[[#.]{30}\] \d+/400 \(\d+%\) failed 0 .* items/s  ETA", out), out
     assert '"items": 400' in out
+
+
+def test_worker_refuses_a_chain_to_an_unknown_definition(tmp_path: Path) -> None:
+    bad = tmp_path / "chain.yaml"
+    bad.write_text(
+        "name: chain\nstates:\n  - name: Call\n    type: workflow\n    workflow: nowhere@3\n"
+    )
+    proc = run_cli(nexus_cmd("worker", str(bad), "--address", "127.0.0.1:1"))
+    assert proc.returncode == 2
+    assert "no definition named 'nowhere'" in proc.stderr and "(state 'Call')" in proc.stderr
