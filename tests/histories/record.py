@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -20,24 +21,28 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
-async def main() -> None:
+async def main(only: list[str]) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(), search_attributes=SEARCH_ATTRIBUTES
     )
     async with env:
-        examples = ROOT / "examples"
-        config = WorkerConfig(definitions=[examples], task_queue="nexus-replay")
-        async with build_worker(env.client, config, load_registry([examples])):
-            for folder, run in scenarios(examples):
-                outcome = await run_scenario(env.client, run, "nexus-replay")
-                handle = env.client.get_workflow_handle(outcome.workflow_id)
-                history = await handle.fetch_history()
-                name = re.sub(r"[^a-z0-9]+", "-", f"{folder.name}-{run['title']}".lower())
-                data = history.to_json_dict()
-                data["workflowId"] = outcome.workflow_id
-                (HERE / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
-                print("recorded", name)
+        folders = sorted({f for f, _ in scenarios(ROOT / "examples")})
+        for folder in folders:
+            if only and folder.name not in only:
+                continue
+            config = WorkerConfig(definitions=[folder], task_queue=f"replay-{folder.name}")
+            async with build_worker(env.client, config, load_registry([folder])):
+                for f, run in scenarios(folder):
+                    outcome = await run_scenario(env.client, run, config.task_queue)
+                    history = await env.client.get_workflow_handle(
+                        outcome.workflow_id
+                    ).fetch_history()
+                    name = re.sub(r"[^a-z0-9]+", "-", f"{folder.name}-{run['title']}".lower())
+                    data = history.to_json_dict()
+                    data["workflowId"] = outcome.workflow_id
+                    (HERE / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+                    print("recorded", name)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
