@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
+import hashlib
 import json
 import os
 import threading
@@ -72,71 +72,168 @@ def s3_client() -> Any:
     )
 
 
-def _read_bytes(path: str) -> tuple[bytes, str]:
-    """The source's bytes and a version tag (mtime/ETag) for the cache."""
-    if path.startswith("s3://"):
-        bucket, key = _s3_split(path)
-        obj = s3_client().get_object(Bucket=bucket, Key=key)
-        return obj["Body"].read(), str(obj.get("ETag"))
-    p = Path(path)
-    return p.read_bytes(), f"{p.stat().st_mtime_ns}:{p.stat().st_size}"
+#: Every STRIDE-th item's byte offset is indexed, so a page read seeks instead of scanning.
+STRIDE = 1000
+CACHE_DIR = Path(os.environ.get("NEXUS_CACHE_DIR", ".nexus/cache"))
 
 
-def _parse(data: bytes, kind: str) -> list[Any]:
-    text = data.decode("utf-8")
-    if kind == "jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    if kind == "csv":
-        return list(csv.DictReader(io.StringIO(text)))
-    items = json.loads(text)
-    if not isinstance(items, list):
-        raise ValueError("a JSON item source must hold a list")
-    return items
+def _not_found(path: str) -> ApplicationError:
+    return ApplicationError(
+        f"item source {path} does not exist", type="ItemSourceNotFound", non_retryable=True
+    )
 
 
-_CACHE: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+def _local_copy(path: str) -> tuple[Path, str]:
+    """A local file for ``path`` and its version tag (mtime/size, or the S3 ETag).
+
+    S3 objects are downloaded once per worker and version into the cache directory, so shards
+    read their pages from local disk instead of downloading the object again."""
+    if not path.startswith("s3://"):
+        p = Path(path)
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise _not_found(path) from None
+        return p, f"{st.st_mtime_ns}:{st.st_size}"
+    bucket, key = _s3_split(path)
+    client = s3_client()
+    try:
+        etag = str(client.head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
+    except client.exceptions.ClientError:
+        raise _not_found(path) from None
+    target = CACHE_DIR / "s3" / hashlib.sha256(f"{path}@{etag}".encode()).hexdigest()
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        client.download_file(bucket, key, str(tmp))
+        tmp.replace(target)
+    return target, etag
+
+
+@dataclass
+class _Index:
+    """A line-oriented source (JSONL, or CSV with one record per line) and its offsets."""
+
+    file: Path
+    kind: str
+    count: int
+    offsets: list[int]
+    header: list[str] | None
+
+
+def _build_index(file: Path, kind: str) -> _Index:
+    offsets: list[int] = []
+    count = 0
+    header = None
+    with file.open("rb") as f:
+        if kind == "csv":
+            first = f.readline().decode("utf-8")
+            header = next(csv.reader([first]), [])
+        while True:
+            pos = f.tell()
+            line = f.readline()
+            if not line:
+                break
+            if not line.strip():
+                continue
+            if count % STRIDE == 0:
+                offsets.append(pos)
+            count += 1
+    return _Index(file, kind, count, offsets, header)
+
+
+def _parse_line(line: bytes, index: _Index) -> Any:
+    text = line.decode("utf-8")
+    if index.kind == "jsonl":
+        return json.loads(text)
+    row = next(csv.reader([text]))
+    return dict(zip(index.header or [], row, strict=False))
+
+
+_CACHE: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def load_items(source: SourceRef) -> list[Any]:
-    """Parsed items, cached per process by path and version (shards of one map share it)."""
-    try:
-        data, version = _read_bytes(source.path)
-    except FileNotFoundError:
-        raise ApplicationError(
-            f"item source {source.path} does not exist",
-            type="ItemSourceNotFound",
-            non_retryable=True,
-        ) from None
-    key = (source.path, version)
+def _cached(key: tuple[str, str], build: Callable[[], Any]) -> Any:
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    try:
-        items = _parse(data, source.kind)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApplicationError(
-            f"item source {source.path} is not valid {source.kind}: {exc}",
-            type="InvalidItemSource",
-            non_retryable=True,
-        ) from None
+    value = build()
     with _LOCK:
-        _CACHE[key] = items
-        while len(_CACHE) > 4:
+        _CACHE[key] = value
+        while len(_CACHE) > 8:
             _CACHE.popitem(last=False)
-    return items
+    return value
+
+
+def _invalid(source: SourceRef, exc: Exception) -> ApplicationError:
+    return ApplicationError(
+        f"item source {source.path} is not valid {source.kind}: {exc}",
+        type="InvalidItemSource",
+        non_retryable=True,
+    )
+
+
+def _source(source: SourceRef) -> _Index | list[Any]:
+    """An index for JSONL/CSV (read by page), or the parsed list for a JSON file."""
+    file, version = _local_copy(source.path)
+    kind = source.kind
+
+    def build() -> _Index | list[Any]:
+        try:
+            if kind == "json":
+                items = json.loads(file.read_text("utf-8"))
+                if not isinstance(items, list):
+                    raise ValueError("a JSON item source must hold a list")
+                return items
+            return _build_index(file, kind)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _invalid(source, exc) from None
+
+    return _cached((source.path + "#" + kind, version), build)
+
+
+def count(source: SourceRef) -> int:
+    src = _source(source)
+    return len(src) if isinstance(src, list) else src.count
+
+
+def page(source: SourceRef, start: int, size: int) -> list[Any]:
+    """Items ``start .. start + size - 1`` without reading the rest of the source."""
+    src = _source(source)
+    if isinstance(src, list):
+        return src[start : start + size]
+    if start >= src.count or size <= 0:
+        return []
+    out: list[Any] = []
+    with src.file.open("rb") as f:
+        f.seek(src.offsets[start // STRIDE])
+        skip = start % STRIDE
+        while len(out) < size:
+            line = f.readline()
+            if not line:
+                break
+            if not line.strip():
+                continue
+            if skip:
+                skip -= 1
+                continue
+            try:
+                out.append(_parse_line(line, src))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise _invalid(source, exc) from None
+    return out
 
 
 @activity.defn(name=COUNT_ITEMS)
 async def count_items(source: SourceRef) -> int:
-    return len(await asyncio.to_thread(load_items, source))
+    return await asyncio.to_thread(count, source)
 
 
 @activity.defn(name=READ_ITEMS)
 async def read_items(request: ReadItems) -> list[Any]:
-    items = await asyncio.to_thread(load_items, request.source)
-    return items[request.start : request.start + request.count]
+    return await asyncio.to_thread(page, request.source, request.start, request.count)
 
 
 @activity.defn(name=STORE_RESULTS)
