@@ -24,6 +24,7 @@ from nexus_temporal.dsl.plan import Plan
 from nexus_temporal.dsl.schema import CompensationSpec, MapState, TaskState, WorkflowState
 from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
+from workers.interceptors import PayloadGuard
 
 log = logging.getLogger("nexus.worker")
 CLOUD_SCHEMES = ("aws-lambda", "azure-function", "gcp-function")
@@ -189,4 +190,5 @@ def build_worker(
         workflows=[NexusWorkflow],
         activities=activities,
         max_concurrent_activities=config.max_concurrent_activities,
+        interceptors=[PayloadGuard()],
     )

@@ -193,6 +193,14 @@ def _progress(ctx: RunContext, job: MapJob) -> dict[str, int]:
     return ctx.maps.setdefault(job.state, {"done": 0, "failed": 0, "total": job.total})
 
 
+def _show(name: str, progress: dict[str, int]) -> None:
+    """The Web UI's 'current details' of the execution running the map."""
+    workflow.set_current_details(
+        f"**Map** `{name}`: {progress['done'] + progress['failed']}/{progress['total']} items "
+        f"({progress['failed']} failed)"
+    )
+
+
 async def _fan_out(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
     leaf_items = max(1, LEAF_UNITS // _cost(state)) * state.batch
     span = max(leaf_items, math.ceil((job.end - job.start) / FANOUT / leaf_items) * leaf_items)
@@ -235,6 +243,7 @@ async def _fan_out(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
             summaries[i] = done
             progress["done"] += done.count - done.failed
             progress["failed"] += done.failed
+            _show(job.state, progress)
 
     await _gather([worker() for _ in range(min(parallel, len(ranges)))])
     total = Summary(results=[] if state.results == "collect" else None)
@@ -339,10 +348,12 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
                 results[offset + k] = r
             summary.count += len(chunk)
             progress["done"] += len(chunk)
+            _show(job.state, progress)
         except NexusError as err:
             summary.count += len(chunk)
             summary.failed += len(chunk)
             progress["failed"] += len(chunk)
+            _show(job.state, progress)
             for k in range(len(chunk)):
                 results[offset + k] = {"error": {"type": err.type, "message": err.message}}
                 if len(summary.failures) < KEEP_FAILURES:

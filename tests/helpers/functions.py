@@ -90,3 +90,7 @@ def ledger_effect(payload: dict[str, Any]) -> dict[str, Any]:
         db.execute("INSERT INTO calls VALUES (?)", (key,))
         db.execute("INSERT OR IGNORE INTO effects VALUES (?, ?)", (key, payload["n"]))
     return {"key": key}
+
+
+def huge(payload: Any) -> str:
+    return "x" * 2_500_000

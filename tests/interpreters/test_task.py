@@ -228,7 +228,7 @@ async def test_oversized_input_fails_the_state_with_a_clear_error(env: WorkflowE
       - name: Build
         type: set
         assign:
-          blob: '$join($map([1..40000], function($i) {{ "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdef" }}))'
+          blob: '$pad("", 2000000, "x")'
         next: Send
       - name: Send
         action: echo
@@ -243,3 +243,26 @@ async def test_oversized_input_fails_the_state_with_a_clear_error(env: WorkflowE
         result = await execute(env.client, w, "too-big", {})
     assert result["type"] == "PayloadTooLarge" and result["state"] == "Send"
     assert "over Temporal's 2 MB payload limit" in result["message"]
+
+
+async def test_oversized_result_fails_the_state_with_a_clear_error(
+    env: WorkflowEnvironment,
+) -> None:
+    yaml = f"""
+    name: too-big-result
+    functions:
+      huge: {FNS}:huge
+    states:
+      - name: Produce
+        action: huge
+        catch:
+          - errors: [PayloadTooLarge]
+            next: Done
+      - name: Done
+        type: succeed
+        output: error
+    """
+    async with nexus_worker(env.client, yaml) as w:
+        result = await execute(env.client, w, "too-big-result", {})
+    assert result["type"] == "PayloadTooLarge" and result["state"] == "Produce"
+    assert "the result of 'Produce' is 2.5 MB" in result["message"]

@@ -1,0 +1,44 @@
+"""Worker interceptors: activity-side guards that every action passes through.
+
+``PayloadGuard`` turns a result too large for Temporal's history (2 MB per payload) into a typed,
+non-retryable ``PayloadTooLarge`` error naming the state and the fix, instead of the server's raw
+rejection of the completion (which would leave the activity to time out and retry forever).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+#: Stay clearly below Temporal's 2 MB limit, with room for the payload envelope.
+RESULT_LIMIT = 1_900_000
+
+
+class _PayloadGuardInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        result = await super().execute_activity(input)
+        size = len(json.dumps(result, default=str, separators=(",", ":")))
+        if size > RESULT_LIMIT:
+            request = input.args[0] if input.args else None
+            state = getattr(request, "state", "") or activity.info().activity_type
+            raise ApplicationError(
+                f"the result of '{state}' is {size / 1e6:.1f} MB, over Temporal's 2 MB payload "
+                "limit; return a reference instead (write the data to a file or S3 and return "
+                "its URI; for maps use 'results: store')",
+                type="PayloadTooLarge",
+                non_retryable=True,
+            )
+        return result
+
+
+class PayloadGuard(Interceptor):
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _PayloadGuardInbound(next)
