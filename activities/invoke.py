@@ -1,23 +1,64 @@
 """The ``nexus.invoke`` activity: call a function URI through the provider for its scheme.
 
 This is activity code: anything goes (I/O, clocks, credentials). Its input is recorded in
-history, so it carries no secrets: headers may name ``${env:VAR}``, resolved here on the worker.
+history, so it carries no secrets: headers may name ``${env:VAR}``, resolved here on the worker,
+and cloud credentials come from the worker's provider settings (:mod:`activities.config`).
+
+Every call goes through its target's circuit breaker (:mod:`activities.breaker`): while the
+breaker is open the activity fails at once with ``CircuitOpen`` (``next_retry_delay`` = the time
+until the breaker lets probes through), without calling the target.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.breaker import (
+    BREAKERS,
+    CIRCUIT_OPEN,
+    BreakerRegistry,
+    BreakerSettings,
+    CircuitOpenError,
+    Outcome,
+)
+from activities.config import ProvidersConfig
+
 INVOKE_ACTIVITY = "nexus.invoke"
+
+#: Scheme -> (module, provider class). Imported on first use, so a worker without a cloud SDK
+#: still serves python: and http(s):// targets.
+PROVIDERS: dict[str, tuple[str, str]] = {
+    "python": ("activities.python", "PythonProvider"),
+    "http": ("activities.http", "HttpProvider"),
+    "https": ("activities.http", "HttpProvider"),
+    "aws-lambda": ("activities.aws_lambda", "LambdaProvider"),
+    "azure-function": ("activities.azure", "AzureProvider"),
+    "gcp-function": ("activities.gcp", "GcpProvider"),
+}
+#: Schemes whose breaker is off unless the function sets ``circuit_breaker:`` (local code).
+BREAKER_OFF_BY_DEFAULT = ("python",)
+
+_KEY: contextvars.ContextVar[str] = contextvars.ContextVar("nexus_idempotency_key", default="")
+
+
+def current_idempotency_key() -> str:
+    """The idempotency key of the call being served (for ``python:`` functions): the same
+    across retries of one logical call."""
+    return _KEY.get()
 
 
 @dataclass
 class InvokeRequest:
-    """What the workflow sends to ``nexus.invoke``."""
+    """What the workflow sends to ``nexus.invoke`` (recorded in history: never a secret)."""
 
     function: str
     uri: str
@@ -26,22 +67,117 @@ class InvokeRequest:
     state: str = ""
     method: str = "POST"
     headers: dict[str, str] = field(default_factory=dict)
+    #: Provider options from the definition (``region``, ``qualifier``).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: The function's ``circuit_breaker:`` settings (None: the defaults).
+    circuit_breaker: dict[str, Any] | None = None
+
+
+class Provider(Protocol):
+    """One cloud or protocol: checks its targets at worker start and calls them."""
+
+    def problem(self, uri: str, options: Mapping[str, Any]) -> str | None:
+        """Why this worker cannot call ``uri`` (None: it can). Checked at worker start."""
+
+    def target_key(self, request: InvokeRequest) -> str:
+        """The breaker key: one breaker per distinct target (e.g. region + name + qualifier)."""
+
+    async def call(self, request: InvokeRequest) -> Any:
+        """One attempt; errors are ``ApplicationError`` with the provider's error types."""
+
+
+def scheme_of(uri: str) -> str:
+    return uri.split(":", 1)[0]
+
+
+class Invoker:
+    """The ``nexus.invoke`` activity bound to a worker's provider settings and breakers."""
+
+    def __init__(
+        self, providers: ProvidersConfig | None = None, breakers: BreakerRegistry = BREAKERS
+    ) -> None:
+        self.providers = providers if providers is not None else ProvidersConfig.load()
+        self.breakers = breakers
+        self._instances: dict[str, Provider] = {}
+
+    def provider(self, scheme: str) -> Provider | None:
+        """The provider for ``scheme``; None for an unknown scheme."""
+        spec = PROVIDERS.get(scheme)
+        if spec is None:
+            return None
+        if spec[1] not in self._instances:
+            cls = getattr(importlib.import_module(spec[0]), spec[1])
+            self._instances[spec[1]] = cls(self.providers)
+        return self._instances[spec[1]]
+
+    def problem(self, uri: str, options: Mapping[str, Any]) -> str | None:
+        provider = self.provider(scheme_of(uri))
+        if provider is None:
+            return f"no provider for '{scheme_of(uri)}:' on this worker"
+        return provider.problem(uri, options)
+
+    @activity.defn(name=INVOKE_ACTIVITY)
+    async def invoke(self, request: InvokeRequest) -> Any:
+        """Dispatch on the URI scheme, through the target's circuit breaker."""
+        scheme = scheme_of(request.uri)
+        provider = self.provider(scheme)
+        if provider is None:
+            raise ApplicationError(
+                f"function '{request.function}': no provider for '{scheme}:' on this worker",
+                type="ProviderNotConfigured",
+                non_retryable=True,
+            )
+        settings = BreakerSettings.from_mapping(
+            request.circuit_breaker, enabled=scheme not in BREAKER_OFF_BY_DEFAULT
+        )
+        token = _KEY.set(request.idempotency_key)
+        try:
+            if not settings.enabled:
+                return await provider.call(request)
+            return await self._guarded(provider, request, settings)
+        finally:
+            _KEY.reset(token)
+
+    async def _guarded(
+        self, provider: Provider, request: InvokeRequest, settings: BreakerSettings
+    ) -> Any:
+        target = provider.target_key(request)
+        breaker = self.breakers.get(target, settings)
+        try:
+            permit = breaker.acquire()
+        except CircuitOpenError as exc:
+            self.breakers.rejected(target)
+            raise ApplicationError(
+                f"function '{request.function}': {exc}",
+                {"function": request.function, "retry_in": round(exc.retry_in, 3)},
+                type=CIRCUIT_OPEN,
+                next_retry_delay=timedelta(seconds=max(exc.retry_in, 0.001)),
+            ) from None
+        outcome = Outcome.FAILURE
+        try:
+            result = await provider.call(request)
+            outcome = Outcome.SUCCESS
+            return result
+        except ApplicationError as exc:
+            # A non-retryable error says the request was wrong, not that the target is sick.
+            outcome = Outcome.IGNORED if exc.non_retryable else Outcome.FAILURE
+            raise
+        except asyncio.CancelledError:
+            details = activity.cancellation_details() if activity.in_activity() else None
+            timed_out = details is not None and details.timed_out
+            outcome = Outcome.FAILURE if timed_out else Outcome.IGNORED
+            raise
+        finally:
+            breaker.record(permit, outcome)
+
+
+_DEFAULT: Invoker | None = None
 
 
 @activity.defn(name=INVOKE_ACTIVITY)
 async def invoke(request: InvokeRequest) -> Any:
-    """Dispatch on the URI scheme; each provider classifies its own errors."""
-    scheme = request.uri.split(":", 1)[0]
-    if scheme == "python":
-        from activities.python import call_python
-
-        return await call_python(request)
-    if scheme in ("http", "https"):
-        from activities.http import call_http
-
-        return await call_http(request)
-    raise ApplicationError(
-        f"function '{request.function}': no provider for '{scheme}:' on this worker",
-        type="ProviderNotConfigured",
-        non_retryable=True,
-    )
+    """``nexus.invoke`` with the provider settings of the environment (``NEXUS_*``)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Invoker()
+    return await _DEFAULT.invoke(request)

@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="register functions from this module",
         )
         _connection_flags(p)
+        p.add_argument(
+            "--providers",
+            type=Path,
+            metavar="FILE",
+            help="cloud provider settings (docs/providers.md) [NEXUS_PROVIDERS_FILE]",
+        )
         if name == "dev":
             p.add_argument("--db", default=".nexus/temporal.db", help="[.nexus/temporal.db]")
             p.add_argument("--ui-port", type=int, default=8233)
@@ -99,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--input", "-i", help="JSON text, or @file.json")
     _connection_flags(p)
+
+    from activities.emulators.cli import register as register_emulators
+
+    register_emulators(sub)
 
     p = sub.add_parser("demo", help="run every example on the embedded dev server")
     p.add_argument("path", nargs="?", default="examples")
@@ -162,6 +172,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_run(args))
     if cmd == "signal":
         return asyncio.run(_signal(args))
+    if cmd == "emulators":
+        return int(args.handler(args))
     if cmd == "demo":
         from nexus_temporal.demo import demo
 
@@ -256,7 +268,10 @@ async def _serve(args: argparse.Namespace) -> int:
 
     registry = load_registry(args.paths)  # invalid definitions stop us before any server
     config = WorkerConfig(
-        definitions=[Path(p) for p in args.paths], task_queue=args.task_queue, imports=args.imports
+        definitions=[Path(p) for p in args.paths],
+        task_queue=args.task_queue,
+        imports=args.imports,
+        providers_file=args.providers,
     )
     prepare(config, registry)  # and so do functions that do not import
     server = None

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from activities.emulators.harness import all_example_emulators
 from nexus_temporal.client import DEFAULT_TASK_QUEUE, ConnectionSettings, connect
 from nexus_temporal.devserver import DevServer, ensure_search_attributes
 from nexus_temporal.registry import load_registry
@@ -59,19 +60,25 @@ async def demo(root: Path, db: Path) -> int:
         client = await connect(ConnectionSettings(address=server.address))
         sa = await ensure_search_attributes(client)
         task_queue = f"{DEFAULT_TASK_QUEUE}-demo"
-        config = WorkerConfig(definitions=[root], task_queue=task_queue, search_attributes=sa)
-        async with build_worker(client, config, registry):
-            for folder, run in scenarios(root):
-                print(f"\n== {folder.name}: {run['title']}", flush=True)
-                result = await run_scenario(
-                    client, run, task_queue, emit=lambda line: print(line, flush=True)
-                )
-                status = "succeeded" if result.ok else "failed"
-                body = result.result if result.ok else result.error
-                print(f"   {status} (expected {run['expect']}):")
-                print("   " + json.dumps(body, sort_keys=True))
-                if status != run["expect"]:
-                    failures += 1
+        with all_example_emulators(root) as emulators:
+            config = WorkerConfig(
+                definitions=[root],
+                task_queue=task_queue,
+                search_attributes=sa,
+                providers=emulators.providers if emulators else None,
+            )
+            async with build_worker(client, config, registry):
+                for folder, run in scenarios(root):
+                    print(f"\n== {folder.name}: {run['title']}", flush=True)
+                    result = await run_scenario(
+                        client, run, task_queue, emit=lambda line: print(line, flush=True)
+                    )
+                    status = "succeeded" if result.ok else "failed"
+                    body = result.result if result.ok else result.error
+                    print(f"   {status} (expected {run['expect']}):")
+                    print("   " + json.dumps(body, sort_keys=True))
+                    if status != run["expect"]:
+                        failures += 1
         print(
             f"\nWeb UI: {server.ui_url}/namespaces/default/workflows "
             f"(run 'nexus dev {root}' to keep it up; history is kept in {db})"

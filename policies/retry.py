@@ -6,12 +6,14 @@ Temporal is the only retry layer; providers make one attempt per activity attemp
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 
 from temporalio.common import RetryPolicy
 
 from nexus_temporal.dsl.schema import RetrySpec
 
 
+@lru_cache(maxsize=1024)
 def to_retry_policy(spec: RetrySpec) -> RetryPolicy:
     return RetryPolicy(
         initial_interval=timedelta(seconds=spec.initial_interval),

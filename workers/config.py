@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from activities.config import ProvidersConfig
 from nexus_temporal.client import DEFAULT_TASK_QUEUE
 
 
@@ -16,6 +17,9 @@ class WorkerConfig:
     imports: extra Python modules whose ``@nexus_temporal.function`` functions to register.
     allow_missing_activities: start even if an ``activity:`` type is not registered here
         (another worker, in any SDK language, may serve it on the queue).
+    providers: cloud provider settings (aws/azure/gcp); None: read ``providers_file`` (else
+        ``$NEXUS_PROVIDERS_FILE``) and the ``NEXUS_*`` environment when the worker is built.
+    providers_file: the providers file (YAML or JSON), see docs/providers.md.
     """
 
     definitions: list[Path] = field(default_factory=list)
@@ -23,3 +27,11 @@ class WorkerConfig:
     imports: list[str] = field(default_factory=list)
     max_concurrent_activities: int = 200
     search_attributes: bool = True
+    providers: ProvidersConfig | None = None
+    providers_file: Path | None = None
+
+    def provider_settings(self) -> ProvidersConfig:
+        """The provider settings this worker uses."""
+        if self.providers is None:
+            self.providers = ProvidersConfig.load(self.providers_file)
+        return self.providers

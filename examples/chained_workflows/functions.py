@@ -11,8 +11,9 @@ SANCTIONED = {"XX"}
 
 def screen(req: dict[str, Any]) -> dict[str, Any]:
     if req["country"] in SANCTIONED:
-        raise ApplicationError(f"{req['name']} failed screening", type="KycRejected",
-                               non_retryable=True)
+        raise ApplicationError(
+            f"{req['name']} failed screening", type="KycRejected", non_retryable=True
+        )
     return {"risk": "low" if req["country"] in {"NL", "DE", "FR"} else "medium"}
 
 

@@ -9,8 +9,9 @@ from temporalio.exceptions import ApplicationError
 
 def scan_at_hub(req: dict[str, Any]) -> dict[str, Any]:
     if req["hub"] == "CLOSED":
-        raise ApplicationError(f"hub for parcel {req['parcel']} is closed", type="HubClosed",
-                               non_retryable=True)
+        raise ApplicationError(
+            f"hub for parcel {req['parcel']} is closed", type="HubClosed", non_retryable=True
+        )
     return {"parcel": req["parcel"], "hub": req["hub"], "leg": req["leg"]}
 
 

@@ -6,6 +6,7 @@ problems are collected before raising so a user fixes them in one pass.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from nexus_temporal.dsl.plan import URI_SCHEMES, Plan, Scope, content_hash, free
 from nexus_temporal.dsl.schema import (
     STATE_TYPES,
     Branch,
+    BreakerSpec,
     CatchSpec,
     ChoiceRule,
     ChoiceState,
@@ -44,7 +46,15 @@ from nexus_temporal.dsl.schema import (
 DEFAULT_TIMEOUT = 60.0
 _PY_URI = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_LATER_SCHEMES = ("aws-lambda", "azure-function", "gcp-function")
+#: Cloud function schemes: each provider module checks its own URI syntax (``uri_problem``).
+_CLOUD_SCHEMES = {
+    "aws-lambda": ("activities.aws_lambda", "write aws-lambda:NAME or a Lambda function ARN"),
+    "azure-function": ("activities.azure", "write azure-function:APP/ROUTE"),
+    "gcp-function": (
+        "activities.gcp",
+        "write gcp-function:projects/PROJECT/locations/LOCATION/functions/NAME",
+    ),
+}
 _TERMINAL_TYPES = ("succeed", "fail")
 
 
@@ -268,6 +278,7 @@ _MODELS_BY_FIELD: dict[str, type[BaseModel]] = {
     "choices": ChoiceRule,
     "branches": Branch,
     "functions": FunctionSpec,
+    "circuit_breaker": BreakerSpec,
 }
 
 
@@ -587,6 +598,8 @@ def _check_state(
         )
     if isinstance(state, TaskState):
         _check_action(doc, definition, state.action, spath + ("action",), state.name, issues)
+        for i, alternate in enumerate(state.fallback or ()):
+            _check_action(doc, definition, alternate, spath + ("fallback", i), state.name, issues)
         exprs += [
             (("input",), state.input),
             (("output",), state.output),
@@ -787,11 +800,10 @@ def _check_action(
 
 def _uri_problem(uri: str) -> tuple[str, str] | None:
     scheme = uri_scheme(uri) or uri.split(":", 1)[0]
-    if scheme in _LATER_SCHEMES:
-        return (
-            f"'{scheme}:' functions are not supported by this release",
-            "use python:, http(s):// or activity: targets",
-        )
+    if scheme in _CLOUD_SCHEMES:
+        module, hint = _CLOUD_SCHEMES[scheme]
+        problem = importlib.import_module(module).uri_problem(uri)
+        return (f"bad '{scheme}:' URI: {problem}", hint) if problem else None
     if scheme not in URI_SCHEMES:
         return (
             f"unsupported function URI scheme '{scheme}:' in '{uri}'",
@@ -830,6 +842,19 @@ def _check_functions(doc: Document, definition: Definition, issues: list[Definit
                     doc, path, f"function '{name}': {problem[0]}", hint=problem[1], code="bad-uri"
                 )
             )
+        elif isinstance(fn, FunctionSpec) and not uri.startswith("aws-lambda:"):
+            for option in ("region", "qualifier"):
+                if getattr(fn, option) is not None:
+                    issues.append(
+                        _issue(
+                            doc,
+                            ("functions", name, option),
+                            f"function '{name}': '{option}' applies only to aws-lambda: targets",
+                            hint=f"remove '{option}'",
+                            code="invalid-value",
+                            key=True,
+                        )
+                    )
 
 
 def _issue(

@@ -17,7 +17,15 @@ from typing import Any
 
 from nexus_temporal.dsl.schema import Definition, FunctionSpec, State
 
-URI_SCHEMES = ("python", "http", "https", "activity")
+URI_SCHEMES = (
+    "python",
+    "http",
+    "https",
+    "activity",
+    "aws-lambda",
+    "azure-function",
+    "gcp-function",
+)
 _URI = re.compile(r"^([a-z][a-z0-9+.-]*):")
 
 
@@ -50,6 +58,8 @@ class Plan:
     hash: str
     source: str = "<input>"
     scopes: Mapping[str, Scope] = field(default_factory=dict)
+    #: Resolved targets by action: a pure function of the definition, computed once.
+    _targets: dict[str, Target] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -71,6 +81,12 @@ class Plan:
 
     def target(self, action: str) -> Target:
         """Resolve an action name or URI to a :class:`Target`."""
+        found = self._targets.get(action)
+        if found is None:
+            found = self._targets[action] = self._resolve_target(action)
+        return found
+
+    def _resolve_target(self, action: str) -> Target:
         fn = self.definition.functions.get(action)
         if fn is not None:
             spec = fn if isinstance(fn, FunctionSpec) else FunctionSpec(uri=fn)
@@ -101,8 +117,9 @@ def plan_json(definition: Definition) -> dict[str, Any]:
     """The plan as canonical JSON. Fields at their default value are left out, so a release
     that adds a field with a default does not change the hash of existing definitions (which
     would strand executions pinned to them)."""
-    return definition.model_dump(mode="json", by_alias=True, exclude_none=True,
-                                 exclude_defaults=True)
+    return definition.model_dump(
+        mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
+    )
 
 
 def content_hash(definition: Definition) -> str:

@@ -84,11 +84,28 @@ class Defaults(Model):
     )
 
 
+class BreakerSpec(Model):
+    """Tune a function's circuit breaker (per target, per worker process); unset fields keep
+    the worker's defaults (docs/providers.md)."""
+
+    enabled: bool | None = None
+    window_size: int | None = Field(None, ge=1, le=10_000, description="Calls in the window.")
+    minimum_calls: int | None = Field(None, ge=1, description="Calls before rates count.")
+    failure_rate: float | None = Field(None, gt=0, le=100, description="Percent; opens at it.")
+    slow_call_rate: float | None = Field(None, gt=0, le=100, description="Percent; opens at it.")
+    slow_call_duration: Duration | None = None
+    open_duration: Duration | None = Field(None, description="Open, then half-open probes.")
+    half_open_calls: int | None = Field(None, ge=1, description="Probes while half-open.")
+
+    _d = field_validator("slow_call_duration", "open_duration", mode="before")(_positive_duration)
+
+
 class FunctionSpec(Model):
     """A named action target.
 
-    ``uri`` is ``python:module:function``, ``http(s)://...``, or ``activity:TYPE`` for an activity
-    type served by any Temporal worker on the task queue.
+    ``uri`` is ``python:module:function``, ``http(s)://...``, ``aws-lambda:NAME|ARN``,
+    ``azure-function:APP/ROUTE``, ``gcp-function:projects/P/locations/L/functions/F``, or
+    ``activity:TYPE`` for an activity type served by any Temporal worker on the task queue.
     """
 
     uri: str
@@ -100,6 +117,9 @@ class FunctionSpec(Model):
     timeout: Duration | None = None
     retry: RetrySpec | None = None
     task_queue: str | None = None
+    region: str | None = Field(None, description="aws-lambda: the region (else the ARN's).")
+    qualifier: str | None = Field(None, description="aws-lambda: a version or alias.")
+    circuit_breaker: BreakerSpec | None = None
 
     _d = field_validator("timeout", mode="before")(_positive_duration)
 
@@ -156,6 +176,11 @@ class TaskState(StateBase):
     compensate: str | CompensationSpec | None = None
     on_failure: OnFailure | None = None
     task_queue: str | None = None
+    fallback: tuple[str, ...] | None = Field(
+        None,
+        description="Functions tried in order when the action fails for good or its circuit "
+        "breaker is open; the result is then {served_by, result}.",
+    )
 
     _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(
         _positive_duration

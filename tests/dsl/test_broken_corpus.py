@@ -262,4 +262,4 @@ def test_valid_examples_pass_in_fresh_process() -> None:
     done = cli("validate", "examples")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert done.stdout.count(": ok (") == 3
+    assert done.stdout.count(": ok (") == len(list((REPO / "examples").rglob("*.yaml")))

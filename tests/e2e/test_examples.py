@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.emulators.harness import example_emulators
 from nexus_temporal.demo import run_scenario, scenarios
 from nexus_temporal.registry import load_registry
 from workers.config import WorkerConfig
@@ -37,9 +38,14 @@ def test_every_example_has_scenarios() -> None:
 )
 async def test_example(env: WorkflowEnvironment, folder: Path, run: dict[str, Any]) -> None:
     queue = f"examples-{uuid.uuid4().hex[:8]}"
-    config = WorkerConfig(definitions=[folder], task_queue=queue)
-    async with build_worker(env.client, config, load_registry([folder])):
-        outcome = await run_scenario(env.client, run, queue)
+    with example_emulators(folder) as emulators:  # cloud examples declare local emulators
+        config = WorkerConfig(
+            definitions=[folder],
+            task_queue=queue,
+            providers=emulators.providers if emulators else None,
+        )
+        async with build_worker(env.client, config, load_registry([folder])):
+            outcome = await run_scenario(env.client, run, queue)
     assert outcome.ok == (run["expect"] == "succeeded"), outcome
     if outcome.ok:
         assert subset(run.get("result", {}), outcome.result), outcome.result

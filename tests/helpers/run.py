@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from activities.config import ProvidersConfig
 from nexus_temporal.dsl.compiler import compile_text
 from nexus_temporal.registry import Registry
 from workers.config import WorkerConfig
@@ -29,10 +30,16 @@ async def nexus_worker(
     *texts: str,
     search_attributes: bool = True,
     extra_activities: tuple[Any, ...] = (),
+    providers: ProvidersConfig | None = None,
 ) -> AsyncIterator[Worker]:
-    """A worker on a fresh task queue serving the given inline definitions."""
+    """A worker on a fresh task queue serving the given inline definitions (``providers``:
+    its cloud provider settings; default none configured)."""
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    config = WorkerConfig(task_queue=queue, search_attributes=search_attributes)
+    config = WorkerConfig(
+        task_queue=queue,
+        search_attributes=search_attributes,
+        providers=providers or ProvidersConfig(),
+    )
     worker = build_worker(
         client, config, registry_of(*texts), extra_activities=list(extra_activities)
     )

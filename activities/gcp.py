@@ -1,0 +1,193 @@
+"""The ``gcp-function:`` provider: call an HTTP Google Cloud Function (2nd gen).
+
+Target: ``gcp-function:projects/PROJECT/locations/LOCATION/functions/NAME``. The function's
+HTTPS endpoint is resolved once per worker process with google-cloud-functions
+(``FunctionServiceClient.get_function``, v2) and cached; the call carries a Google ID token
+whose audience is that endpoint (google-auth: the worker's service account key file, else
+Application Default Credentials) and an ``Idempotency-Key`` header.
+
+Errors: resolving — ``FunctionNotFound`` (404) and ``AccessDenied`` (401/403) are not retried,
+any other API failure is ``ServiceError`` (retried); getting the ID token fails with
+``AuthenticationFailed`` (retried); the call itself has the HTTP provider's classes (429
+``Throttled`` and 5xx ``HttpError`` retried with ``Retry-After`` honoured, other 4xx
+``HttpError`` not retried, ``ConnectionError`` and ``Timeout`` retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
+
+from activities.config import GcpSettings, ProvidersConfig
+from activities.http import send_json
+from activities.invoke import InvokeRequest
+
+NAME = re.compile(
+    r"^projects/(?P<project>[A-Za-z0-9][A-Za-z0-9.:-]{0,62})/locations/(?P<location>[a-z0-9-]+)"
+    r"/functions/(?P<function>[A-Za-z][A-Za-z0-9_-]{0,62})$"
+)
+
+
+def resource_name(uri: str) -> str:
+    """The function's resource name; raises ``ValueError`` saying what is wrong."""
+    rest = uri.removeprefix("gcp-function:")
+    if not NAME.match(rest):
+        raise ValueError(
+            f"'{rest}' is not a Cloud Function name: write "
+            "gcp-function:projects/PROJECT/locations/LOCATION/functions/NAME"
+        )
+    return rest
+
+
+def uri_problem(uri: str) -> str | None:
+    try:
+        resource_name(uri)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+class GcpProvider:
+    """Resolve and call Cloud Functions with the worker's ``gcp:`` settings."""
+
+    def __init__(self, providers: ProvidersConfig) -> None:
+        self.settings: GcpSettings | None = providers.gcp
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._urls: dict[str, str] = {}
+        self._id_credentials: dict[str, Any] = {}
+
+    def problem(self, uri: str, options: Mapping[str, Any]) -> str | None:
+        try:
+            resource_name(uri)
+        except ValueError as exc:
+            return str(exc)
+        if self.settings is None:
+            return (
+                "the gcp-function provider is not configured on this worker "
+                "(add 'gcp:' to the providers file or set NEXUS_GCP_AUTH)"
+            )
+        file = self.settings.credentials_file
+        if file and not Path(file).is_file():
+            return f"gcp.credentials_file '{file}' does not exist"
+        return None
+
+    def target_key(self, request: InvokeRequest) -> str:
+        return request.uri
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from google.cloud import functions_v2
+
+                settings = self.settings or GcpSettings()
+                endpoint = settings.functions_endpoint
+                if endpoint and endpoint.startswith("http://"):
+                    # A local emulator: plain REST, no credentials.
+                    from google.auth.credentials import AnonymousCredentials
+
+                    self._client = functions_v2.FunctionServiceClient(
+                        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                        transport="rest",
+                        client_options={"api_endpoint": endpoint},
+                    )
+                else:
+                    options = {"api_endpoint": endpoint} if endpoint else None
+                    credentials = None
+                    if settings.credentials_file:
+                        from google.oauth2 import service_account
+
+                        credentials = service_account.Credentials.from_service_account_file(
+                            settings.credentials_file,
+                            scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                        )
+                    self._client = functions_v2.FunctionServiceClient(
+                        credentials=credentials, client_options=options
+                    )
+            return self._client
+
+    def _resolve(self, function: str, name: str) -> str:
+        with self._lock:
+            if name in self._urls:
+                return self._urls[name]
+        from google.api_core import exceptions as gexc
+
+        try:
+            fn = self.client().get_function(name=name, timeout=30.0)
+        except gexc.NotFound:
+            raise ApplicationError(
+                f"function '{function}': Cloud Function {name} not found",
+                type="FunctionNotFound",
+                non_retryable=True,
+            ) from None
+        except (gexc.PermissionDenied, gexc.Unauthenticated) as exc:
+            raise ApplicationError(
+                f"function '{function}': not allowed to read {name} ({type(exc).__name__})",
+                type="AccessDenied",
+                non_retryable=True,
+            ) from None
+        except Exception as exc:
+            raise ApplicationError(
+                f"function '{function}': resolving {name} failed ({type(exc).__name__})",
+                type="ServiceError",
+            ) from None
+        url = fn.service_config.uri or fn.url
+        if not url:
+            raise ApplicationError(
+                f"function '{function}': {name} has no HTTPS endpoint (not an HTTP function?)",
+                type="InvalidRequest",
+                non_retryable=True,
+            )
+        with self._lock:
+            self._urls[name] = url
+        return str(url)
+
+    def _id_token(self, function: str, audience: str) -> str:
+        import google.auth.transport.requests
+        from google.oauth2 import id_token, service_account
+
+        settings = self.settings or GcpSettings()
+        request = google.auth.transport.requests.Request()  # type: ignore[no-untyped-call]
+        try:
+            with self._lock:
+                creds = self._id_credentials.get(audience)
+                if creds is None:
+                    if settings.credentials_file:
+                        creds = service_account.IDTokenCredentials.from_service_account_file(
+                            settings.credentials_file, target_audience=audience
+                        )
+                    else:
+                        creds = id_token.fetch_id_token_credentials(audience, request)
+                    self._id_credentials[audience] = creds
+            if not creds.valid:
+                creds.refresh(request)
+            return str(creds.token)
+        except Exception as exc:  # google.auth.exceptions.* and transport errors
+            raise ApplicationError(
+                f"function '{function}': cannot get a Google ID token ({type(exc).__name__})",
+                type="AuthenticationFailed",
+            ) from None
+
+    async def call(self, request: InvokeRequest) -> Any:
+        if self.settings is None:
+            raise ApplicationError(
+                f"function '{request.function}': the gcp-function provider is not configured "
+                "on this worker",
+                type="ProviderNotConfigured",
+                non_retryable=True,
+            )
+        name = resource_name(request.uri)
+        url = await asyncio.to_thread(self._resolve, request.function, name)
+        headers = {"Idempotency-Key": request.idempotency_key}
+        if self.settings.auth == "id-token":
+            token = await asyncio.to_thread(self._id_token, request.function, url)
+            headers["Authorization"] = f"Bearer {token}"
+        return await send_json(
+            request.function, "POST", url, request.payload, headers, timeout=self.settings.timeout
+        )
