@@ -127,8 +127,10 @@ class Invoker:
                 type="ProviderNotConfigured",
                 non_retryable=True,
             )
+        # Local code gets a breaker only when its function asks for one.
         settings = BreakerSettings.from_mapping(
-            request.circuit_breaker, enabled=scheme not in BREAKER_OFF_BY_DEFAULT
+            request.circuit_breaker,
+            enabled=scheme not in BREAKER_OFF_BY_DEFAULT or bool(request.circuit_breaker),
         )
         token = _KEY.set(request.idempotency_key)
         try:

@@ -28,6 +28,7 @@ class PendingCompensation:
     key: str
     timeout: float
     task_queue: str | None
+    express: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """For continue-as-new and for shards handing compensations to their parent."""
@@ -39,6 +40,7 @@ class PendingCompensation:
             "key": self.key,
             "timeout": self.timeout,
             "task_queue": self.task_queue,
+            "express": self.express,
         }
 
     @classmethod

@@ -276,6 +276,7 @@ class NexusWorkflow:
                     task_queue=comp.task_queue,
                     summary=f"compensate {comp.state}",
                     key=comp.key,
+                    express=comp.express,
                 )
                 record["status"] = "compensated"
             except NexusError as cerr:

@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("overhead", help="interpreter vs hand-written workflow, ms per state")
     b.add_argument("--states", type=int, default=50)
     b.add_argument("--rounds", type=int, default=7)
+    b.add_argument("--express", action="store_true", help="tasks as local activities")
     b.add_argument("--json", action="store_true")
     b.add_argument("--address", help="use this server instead of starting one")
     b = bsub.add_parser("fanout", help="an N-item map vs a hand-written fan-out, items/s")
@@ -187,7 +188,14 @@ def _bench(args: argparse.Namespace) -> int:
     if args.bench == "overhead":
         from nexus_temporal.bench import overhead
 
-        report = asyncio.run(overhead(states=args.states, rounds=args.rounds, address=args.address))
+        report = asyncio.run(
+            overhead(
+                states=args.states,
+                rounds=args.rounds,
+                address=args.address,
+                express=args.express,
+            )
+        )
         text = (
             f"interpreter {report['interpreter_median_ms']:.1f} ms, hand-written "
             f"{report['baseline_median_ms']:.1f} ms, ratio {report['ratio']:.3f}"

@@ -20,6 +20,8 @@ class WorkerConfig:
     providers: cloud provider settings (aws/azure/gcp); None: read ``providers_file`` (else
         ``$NEXUS_PROVIDERS_FILE``) and the ``NEXUS_*`` environment when the worker is built.
     providers_file: the providers file (YAML or JSON), see docs/providers.md.
+    policies: policy files (docs/policies.md) the definitions must comply with; none: no check.
+    allow_policy_violations: serve definitions that break error-severity rules (logged).
     """
 
     definitions: list[Path] = field(default_factory=list)
@@ -29,6 +31,8 @@ class WorkerConfig:
     search_attributes: bool = True
     providers: ProvidersConfig | None = None
     providers_file: Path | None = None
+    policies: list[Path] = field(default_factory=list)
+    allow_policy_violations: bool = False
 
     def provider_settings(self) -> ProvidersConfig:
         """The provider settings this worker uses."""

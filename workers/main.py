@@ -73,6 +73,28 @@ def _actions(plan: Plan) -> list[tuple[str, str]]:
     return out
 
 
+def _express_unserved(registry: Registry, served: Collection[str]) -> list[DefinitionIssue]:
+    """Express tasks run as local activities, in this worker only: another SDK's worker on the
+    task queue cannot serve them, so an activity type this worker lacks is an error here."""
+    issues = []
+    for plan in registry.plans:
+        for scope in plan.scopes.values():
+            for state in scope.states.values():
+                if isinstance(state, (TaskState, MapState)) and state.mode == "express":
+                    target = plan.target(state.action or "")
+                    if target.activity_type and target.activity_type not in served:
+                        issues.append(
+                            DefinitionIssue(
+                                Location(plan.source),
+                                f"express action '{target.activity_type}' is not registered on "
+                                "this worker (local activities run in the worker itself)",
+                                state=state.name,
+                                code="express-unserved",
+                            )
+                        )
+    return issues
+
+
 def _missing_children(registry: Registry) -> list[DefinitionIssue]:
     """Workflow states whose definition this worker does not serve."""
     issues = []
@@ -106,6 +128,7 @@ def check_targets(
     is not configured on this worker; return warnings for activity types this worker does not
     serve itself."""
     issues: list[DefinitionIssue] = _missing_children(registry)
+    issues += _express_unserved(registry, functions)
     warnings: list[str] = []
     for plan in registry.plans:
         for state, action in _actions(plan):
@@ -153,9 +176,18 @@ def prepare(
     """Import the definitions' functions and check every action can be served.
 
     Returns the registered functions. Raises DefinitionError for a ``python:`` target that
-    does not import or a cloud target whose provider is not configured on the worker; logs a
-    warning for an activity type no local function serves.
+    does not import, a cloud target whose provider is not configured on the worker, or a
+    definition that breaks an error rule of ``config.policies`` (unless
+    ``config.allow_policy_violations``); logs a warning for an activity type no local function
+    serves and for every policy violation it lets through.
     """
+    if config.policies:  # before anything is imported: a refused definition runs nothing
+        from policies.engine import refuse_violations
+
+        for violation in refuse_violations(
+            registry, config.policies, config.allow_policy_violations
+        ):
+            log.warning(violation.render())
     import_functions(config.definitions, config.imports)
     functions = registered_functions()
     served = set(functions) | {activity_name(a) for a in extra_activities}

@@ -332,6 +332,7 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
                     task_queue=state.task_queue,
                     summary=f"{state.name}[{index}]",
                     key=key,
+                    express=state.mode == "express",
                 )
                 if batch == 1:
                     out = [res]

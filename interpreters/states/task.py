@@ -57,8 +57,10 @@ async def call_action(
     task_queue: str | None,
     summary: str,
     key: str,
+    express: bool = False,
 ) -> Any:
-    """Schedule one action as an activity and translate its failure into a NexusError."""
+    """Schedule one action as an activity (a local activity when ``express``) and translate
+    its failure into a NexusError."""
     check_payload_size(payload, state, "input")
     target = ctx.plan.target(action)
     if target.activity_type:
@@ -82,6 +84,17 @@ async def call_action(
             ),
         )
     try:
+        if express:
+            # Runs in this worker, recorded as a marker: no task-queue round trip. Retries with
+            # longer backoff than the local threshold become durable timers.
+            return await workflow.execute_local_activity(
+                activity,
+                arg,
+                start_to_close_timeout=_seconds(timeout),
+                schedule_to_close_timeout=_seconds(schedule_to_close),
+                retry_policy=to_retry_policy(retry),
+                summary=summary,
+            )
         return await workflow.execute_activity(
             activity,
             arg,
@@ -118,6 +131,7 @@ async def run(state: TaskState, data: Any, ctx: RunContext) -> Outcome:
             ),
             summary=state.name if action == state.action else f"{state.name} (fallback {action})",
             key=ctx.idempotency_key(state.name),
+            express=state.mode == "express",
         )
 
     retry = state.retry or RetrySpec()
@@ -143,6 +157,7 @@ async def run(state: TaskState, data: Any, ctx: RunContext) -> Outcome:
                 key=f"{ctx.idempotency_key(state.name)}/compensate",
                 timeout=comp.timeout or target.spec.timeout or defaults.timeout or 60.0,
                 task_queue=target.spec.task_queue or defaults.task_queue,
+                express=state.mode == "express",
             )
         )
     return Outcome(new, state.next)

@@ -44,6 +44,9 @@ from nexus_temporal.dsl.schema import (
 )
 
 DEFAULT_TIMEOUT = 60.0
+#: Express tasks are local activities: short calls only (see docs/dsl.md, "express mode").
+EXPRESS_DEFAULT_TIMEOUT = 10.0
+EXPRESS_MAX_TIMEOUT = 60.0
 _PY_URI = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 #: Cloud function schemes: each provider module checks its own URI syntax (``uri_problem``).
@@ -349,10 +352,15 @@ def _normalise_state(definition: Definition, state: State) -> State:
                 or (spec.retry if spec else None)
                 or definition.defaults.retry
                 or RetrySpec(),
+                "mode": state.mode or definition.mode,
                 "timeout": state.timeout
                 or (spec.timeout if spec else None)
                 or definition.defaults.timeout
-                or DEFAULT_TIMEOUT,
+                or (
+                    EXPRESS_DEFAULT_TIMEOUT
+                    if (state.mode or definition.mode) == "express"
+                    else DEFAULT_TIMEOUT
+                ),
                 "task_queue": state.task_queue
                 or (spec.task_queue if spec else None)
                 or definition.defaults.task_queue,
@@ -379,14 +387,16 @@ def _normalise_state(definition: Definition, state: State) -> State:
         compensate = CompensationSpec(action=compensate)
     if compensate is not None and compensate.retry is None:
         compensate = compensate.model_copy(update={"retry": RetrySpec(max_attempts=5)})
+    mode = state.mode or definition.mode
     timeout = (
         state.timeout
         or (spec.timeout if spec else None)
         or definition.defaults.timeout
-        or DEFAULT_TIMEOUT
+        or (EXPRESS_DEFAULT_TIMEOUT if mode == "express" else DEFAULT_TIMEOUT)
     )
     return state.model_copy(
         update={
+            "mode": mode,
             "retry": retry,
             "compensate": compensate,
             "timeout": timeout,
@@ -596,6 +606,8 @@ def _check_state(
                 key=True,
             )
         )
+    if isinstance(state, (TaskState, MapState)) and state.mode == "express":
+        _check_express(doc, state, spath, issues)
     if isinstance(state, TaskState):
         _check_action(doc, definition, state.action, spath + ("action",), state.name, issues)
         for i, alternate in enumerate(state.fallback or ()):
@@ -681,6 +693,43 @@ def _check_state(
                     hint="fix the expression; literal strings are written quoted, e.g. '\"text\"'",
                 )
             )
+
+
+def _check_express(
+    doc: Document,
+    state: TaskState | MapState,
+    spath: tuple[Any, ...],
+    issues: list[DefinitionIssue],
+) -> None:
+    """Local activities hold a workflow task open while they retry, so they are for short calls:
+    a longer timeout or a heartbeat is a definition error rather than a silent downgrade."""
+    raw = _get(doc.data, spath)
+    where = ("timeout",) if isinstance(raw, dict) and "timeout" in raw else ("mode",)
+    if state.timeout is not None and state.timeout > EXPRESS_MAX_TIMEOUT:
+        issues.append(
+            _issue(
+                doc,
+                spath + where,
+                f"express tasks run as local activities and must finish within "
+                f"{EXPRESS_MAX_TIMEOUT:g}s (timeout is {state.timeout:g}s)",
+                state=state.name,
+                code="express-timeout",
+                key=where == ("mode",),
+                hint="shorten the timeout, or give this task 'mode: regular'",
+            )
+        )
+    if isinstance(state, TaskState) and state.heartbeat is not None:
+        issues.append(
+            _issue(
+                doc,
+                spath,
+                "express tasks cannot heartbeat (local activities have no heartbeats)",
+                state=state.name,
+                code="express-heartbeat",
+                key=True,
+                hint="remove 'heartbeat' (or defaults.heartbeat), or use 'mode: regular'",
+            )
+        )
 
 
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")

@@ -19,6 +19,8 @@ Expr = Any
 Duration = Annotated[
     float, Field(json_schema_extra={"type": ["string", "number"], "examples": ["30s"]})
 ]
+#: How tasks run: ``regular`` activities, or ``express`` local activities.
+Mode = Literal["regular", "express"]
 #: Temporal stores attempt counts as int32.
 MAX_ATTEMPTS = 2**31 - 1
 #: The ``retry: 3`` shorthand: a number of attempts, 0 meaning unlimited.
@@ -176,6 +178,9 @@ class TaskState(StateBase):
     compensate: str | CompensationSpec | None = None
     on_failure: OnFailure | None = None
     task_queue: str | None = None
+    mode: Mode | None = Field(
+        None, description="express: run as a local activity (default: the definition's mode)."
+    )
     fallback: tuple[str, ...] | None = Field(
         None,
         description="Functions tried in order when the action fails for good or its circuit "
@@ -264,6 +269,7 @@ class MapState(StateBase):
         None, description="JSONata: what an item receives ($ = item, $index, $data)."
     )
     max_concurrency: int = Field(10, ge=1, le=1000)
+    mode: Mode | None = Field(None, description="express: item actions run as local activities.")
     batch: int = Field(1, ge=1, le=10000, description="Max items per action call.")
     tolerated_failures: int | str = Field(
         0, description="Failed items tolerated: a count, or a percentage such as '5%'."
@@ -354,6 +360,10 @@ class Definition(Model):
     )
     description: str | None = None
     start_at: str | None = Field(None, description="First state; default: the first listed.")
+    mode: Mode = Field(
+        "regular",
+        description="express: tasks run as local activities (short calls, a few ms per state).",
+    )
     defaults: Defaults = Defaults()
     functions: dict[str, str | FunctionSpec] = Field(default_factory=dict)
     states: tuple[State, ...] = Field(min_length=1)

@@ -83,11 +83,12 @@ def ledger_effect(payload: dict[str, Any]) -> dict[str, Any]:
     import nexus_temporal
 
     key = nexus_temporal.idempotency_key()
-    time.sleep(float(payload.get("sleep", 0)))
     with sqlite3.connect(payload["ledger"], timeout=30) as db:
         db.execute("CREATE TABLE IF NOT EXISTS effects (key TEXT PRIMARY KEY, n INTEGER)")
         db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT)")
-        db.execute("INSERT INTO calls VALUES (?)", (key,))
+        db.execute("INSERT INTO calls VALUES (?)", (key,))  # every start, even if killed later
+    time.sleep(float(payload.get("sleep", 0)))
+    with sqlite3.connect(payload["ledger"], timeout=30) as db:
         db.execute("INSERT OR IGNORE INTO effects VALUES (?, ?)", (key, payload["n"]))
     return {"key": key}
 

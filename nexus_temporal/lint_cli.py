@@ -1,0 +1,117 @@
+"""``nexus lint``: check definitions against policy rules (docs/policies.md).
+
+Exit codes: 0 no error-severity violation; 1 at least one; 2 a usage error, an invalid
+definition or an invalid policy file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_VIOLATIONS = 1
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    """Add ``lint`` to the ``nexus`` command line (``handler`` set as the default)."""
+    p = subparsers.add_parser(
+        "lint", help="check definitions against policy rules (policy-as-code)"
+    )
+    p.add_argument("files", nargs="+", metavar="DEFINITION", help="YAML files or directories")
+    p.add_argument(
+        "--policy",
+        "-p",
+        dest="policies",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a policy file, repeatable; 'default' names the built-in rules "
+        "(used when no --policy is given)",
+    )
+    p.add_argument("--json", action="store_true", help="print violations as JSON")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from nexus_temporal.dsl.compiler import compile_many
+    from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+    from nexus_temporal.registry import Registry, definition_files
+    from policies.engine import Violation, check_plan, load_policies
+
+    try:
+        policies = load_policies(args.policies or ["default"])
+    except DefinitionError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_USAGE
+    files = definition_files(args.files)
+    compiled, issues = compile_many(files)
+    if not files:
+        where = ", ".join(args.files)
+        issues.append(
+            DefinitionIssue(Location(where), "no definition files (*.yaml, *.yml) found", code="io")
+        )
+    registry = Registry()
+    violations: list[Violation] = []
+    for plan in compiled:
+        try:
+            registry.add(plan)
+            violations.extend(check_plan(plan, policies))
+        except DefinitionError as exc:
+            issues.extend(exc.issues)
+    errors = sum(1 for v in violations if v.is_error)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "violations": [_json(v) for v in violations],
+                    "issues": [i.to_json() for i in issues],
+                    "errors": errors,
+                    "warnings": len(violations) - errors,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for v in violations:
+            print(v.render())
+        for issue in issues:
+            print(issue.render(), file=sys.stderr)
+        rules = sum(len(p.rules) for p in policies)
+        print(
+            f"{errors} error(s), {len(violations) - errors} warning(s) in "
+            f"{len(compiled)} definition(s), {rules} rule(s)",
+            file=sys.stderr,
+        )
+    if issues:
+        return EXIT_USAGE
+    return EXIT_VIOLATIONS if errors else 0
+
+
+def _json(v: Any) -> dict[str, Any]:
+    return {
+        "file": v.location.file,
+        "line": v.location.line,
+        "column": v.location.column,
+        "severity": v.severity,
+        "rule": v.rule,
+        "message": v.message,
+        "definition": v.definition,
+        "state": v.state,
+        "function": v.function,
+        "policy": v.policy,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``lint`` on its own (``python -m nexus_temporal.lint_cli lint ...``)."""
+    parser = argparse.ArgumentParser(prog="nexus")
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
