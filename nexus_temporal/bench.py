@@ -61,7 +61,7 @@ class HandWritten:
 
 def chain_yaml(states: int, express: bool = False) -> str:
     lines = ["name: bench-chain", "version: '1'", f"mode: {'express' if express else 'regular'}"]
-    lines += ["defaults:", "  retry: 3", "states:"]
+    lines += ["defaults:", "  retry: {max_attempts: 3}", "states:"]
     for i in range(states):
         lines += [f"  - name: s{i}", f"    action: {NOOP}"]
         if i + 1 < states:

@@ -81,6 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _connection_flags(p)
         p.add_argument(
+            "--policy",
+            dest="policies",
+            action="append",
+            type=Path,
+            default=[],
+            metavar="FILE",
+            help="refuse definitions that break an error rule of this policy file "
+            "('default': the built-in rules); repeatable",
+        )
+        p.add_argument(
+            "--allow-policy-violations",
+            action="store_true",
+            help="serve them anyway, logging every violation",
+        )
+        p.add_argument(
             "--providers",
             type=Path,
             metavar="FILE",
@@ -109,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     from activities.emulators.cli import register as register_emulators
 
     register_emulators(sub)
+    from nexus_temporal.audit_cli import register as register_audit
+    from nexus_temporal.lint_cli import register as register_lint
+
+    register_lint(sub)
+    register_audit(sub)
 
     p = sub.add_parser("demo", help="run every example on the embedded dev server")
     p.add_argument("path", nargs="?", default="examples")
@@ -173,7 +193,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_run(args))
     if cmd == "signal":
         return asyncio.run(_signal(args))
-    if cmd == "emulators":
+    if cmd in ("emulators", "lint", "audit"):
         return int(args.handler(args))
     if cmd == "demo":
         from nexus_temporal.demo import demo
@@ -280,6 +300,8 @@ async def _serve(args: argparse.Namespace) -> int:
         task_queue=args.task_queue,
         imports=args.imports,
         providers_file=args.providers,
+        policies=args.policies,
+        allow_policy_violations=args.allow_policy_violations,
     )
     prepare(config, registry)  # and so do functions that do not import
     server = None

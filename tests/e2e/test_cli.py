@@ -255,3 +255,19 @@ def test_worker_refuses_a_chain_to_an_unknown_definition(tmp_path: Path) -> None
     proc = run_cli(nexus_cmd("worker", str(bad), "--address", "127.0.0.1:1"))
     assert proc.returncode == 2
     assert "no definition named 'nowhere'" in proc.stderr and "(state 'Call')" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["overhead", "--states", "3", "--rounds", "1"],
+        ["overhead", "--express", "--states", "3", "--rounds", "1"],
+        ["fanout", "--items", "300", "--concurrency", "50"],
+    ],
+    ids=["overhead", "overhead-express", "fanout"],
+)
+def test_benches_run_and_report_a_ratio(args: list[str]) -> None:
+    proc = run_cli(nexus_cmd("bench", *args, "--json"), timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["bench"] == args[0] and report["ratio"] > 0
