@@ -151,9 +151,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _core_logs_to_python_logging() -> None:
+    """The SDK core logs to stdout by default; route it through Python logging (stderr) so
+    stdout carries only what a command prints (e.g. ``--json``)."""
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
+
+    logger = logging.getLogger("temporalio.core")
+    Runtime.set_default(
+        Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=logger),
+                )
+            )
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _core_logs_to_python_logging()
     from nexus_temporal.dsl.errors import DefinitionError
     from nexus_temporal.runner import UsageError
 
