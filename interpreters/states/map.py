@@ -330,7 +330,9 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
                     schedule_to_close=None,
                     heartbeat=None,
                     task_queue=state.task_queue,
-                    summary=f"{state.name}[{index}]",
+                    # No per-item summary: it is a payload per item in history (measured ~10%
+                    # of fan-out throughput); the shard's summary names the state and range.
+                    summary=None,
                     key=key,
                     express=state.mode == "express",
                 )

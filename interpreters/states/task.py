@@ -55,7 +55,7 @@ async def call_action(
     schedule_to_close: float | None,
     heartbeat: float | None,
     task_queue: str | None,
-    summary: str,
+    summary: str | None,
     key: str,
     express: bool = False,
 ) -> Any:
