@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -331,6 +331,12 @@ def _retry(value: int | RetrySpec | None) -> RetrySpec | None:
     return value
 
 
+def _express_or_none(mode: str) -> Literal["express"] | None:
+    """Normalised plans say ``mode`` only when it is express: a regular task's plan (and so its
+    content hash) stays what it was before modes existed."""
+    return "express" if mode == "express" else None
+
+
 def _normalise_state(definition: Definition, state: State) -> State:
     if isinstance(state, ParallelState):
         branches = tuple(
@@ -352,7 +358,7 @@ def _normalise_state(definition: Definition, state: State) -> State:
                 or (spec.retry if spec else None)
                 or definition.defaults.retry
                 or RetrySpec(),
-                "mode": state.mode or definition.mode,
+                "mode": _express_or_none(state.mode or definition.mode),
                 "timeout": state.timeout
                 or (spec.timeout if spec else None)
                 or definition.defaults.timeout
@@ -396,7 +402,7 @@ def _normalise_state(definition: Definition, state: State) -> State:
     )
     return state.model_copy(
         update={
-            "mode": mode,
+            "mode": _express_or_none(mode),
             "retry": retry,
             "compensate": compensate,
             "timeout": timeout,
