@@ -11,7 +11,6 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from interpreters.states.map import SHARD_TYPE
 from tests.helpers.run import execute, nexus_worker, start
 
 FNS = "python:tests.helpers.functions"
@@ -180,7 +179,3 @@ async def test_batches_call_the_action_once_per_batch(env: WorkflowEnvironment) 
         ]
     assert result["Each"] == [10 * i for i in range(30)]
     assert len(scheduled) == 5  # ceil(30 / 7)
-
-
-async def test_shards_are_child_workflows_of_the_reserved_type() -> None:
-    assert SHARD_TYPE == "nexus-map-shard"
