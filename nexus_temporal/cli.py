@@ -176,6 +176,10 @@ def _core_logs_to_python_logging() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Like `python -m`: python: targets and emulator handlers name modules of the project the
+    # command runs in.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _core_logs_to_python_logging()
