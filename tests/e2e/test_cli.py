@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from nexus_temporal.devserver import temporal_binary
 from nexus_temporal.registry import load_registry
-from tests.helpers.processes import ROOT, kill_group, nexus_cmd, run_cli, spawn, wait_for_line
+from tests.helpers.processes import BIN, ROOT, kill_group, nexus_cmd, run_cli, spawn, wait_for_line
 from workers.config import WorkerConfig
 from workers.main import build_worker
 
@@ -271,3 +273,24 @@ def test_benches_run_and_report_a_ratio(args: list[str]) -> None:
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["bench"] == args[0] and report["ratio"] > 0
+
+
+def test_nexus_demo_runs_every_example_from_the_project_directory(tmp_path: Path) -> None:
+    # The console script, as `make demo` runs it: no PYTHONPATH help.
+    env = {
+        k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("TEMPORAL_")
+    }
+    proc = subprocess.run(
+        [str(BIN / "nexus"), "demo", "examples", "--db", str(tmp_path / "demo.db")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "all examples behaved as expected" in proc.stdout
+    assert proc.stdout.count("== ") == sum(
+        len(json.loads(p.read_text())["runs"]) for p in (ROOT / "examples").rglob("example.json")
+    )
+    assert "Web UI: http://localhost:8233" in proc.stdout
