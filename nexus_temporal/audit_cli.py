@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nexus_temporal.client import add_connection_flags
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
@@ -35,15 +37,7 @@ def register(subparsers: Any) -> None:
         help="record payload contents, not only their SHA-256 digests",
     )
     _key_flag(e, "sign every record with HMAC-SHA256, the key read from this variable")
-    g = e.add_argument_group("connection (defaults from TEMPORAL_* environment variables)")
-    g.add_argument("--address", help="host:port of the Temporal frontend [localhost:7233]")
-    g.add_argument("--namespace", "-n", help="namespace [default]")
-    g.add_argument("--api-key", help="API key (Temporal Cloud); prefer TEMPORAL_API_KEY")
-    g.add_argument("--tls", action="store_true", default=None, help="use TLS")
-    g.add_argument("--tls-cert-path", dest="tls_cert", help="client certificate (mTLS)")
-    g.add_argument("--tls-key-path", dest="tls_key", help="client private key (mTLS)")
-    g.add_argument("--tls-ca-path", dest="tls_ca", help="server CA certificate")
-    g.add_argument("--tls-server-name", help="server name to verify")
+    add_connection_flags(e)
 
     v = asub.add_parser("verify", help="check that an exported trail is intact")
     v.add_argument("file", metavar="FILE")
@@ -77,19 +71,10 @@ def handle(args: argparse.Namespace) -> int:
 
 async def _export(args: argparse.Namespace) -> int:
     from nexus_temporal.audit import AuditError, dumps, export
-    from nexus_temporal.client import ConnectionSettings, connect
+    from nexus_temporal.client import connect, settings_from_args
 
     key = _key(args)
-    settings = ConnectionSettings(
-        address=args.address,
-        namespace=args.namespace,
-        api_key=args.api_key,
-        tls=args.tls,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_ca=args.tls_ca,
-        tls_server_name=args.tls_server_name,
-    ).resolved()
+    settings = settings_from_args(args).resolved()
     try:
         client = await connect(settings)
     except Exception as exc:

@@ -18,36 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nexus_temporal.client import DEFAULT_TASK_QUEUE, ConnectionSettings
+from nexus_temporal.client import DEFAULT_TASK_QUEUE, add_connection_flags, settings_from_args
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
 def _connection_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("connection (defaults from TEMPORAL_* environment variables)")
-    g.add_argument("--address", help="host:port of the Temporal frontend [localhost:7233]")
-    g.add_argument("--namespace", "-n", help="namespace [default]")
-    g.add_argument("--api-key", help="API key (Temporal Cloud); prefer TEMPORAL_API_KEY")
-    g.add_argument("--tls", action="store_true", default=None, help="use TLS")
-    g.add_argument("--tls-cert-path", dest="tls_cert", help="client certificate (mTLS)")
-    g.add_argument("--tls-key-path", dest="tls_key", help="client private key (mTLS)")
-    g.add_argument("--tls-ca-path", dest="tls_ca", help="server CA certificate")
-    g.add_argument("--tls-server-name", help="server name to verify")
+    add_connection_flags(p)
     p.add_argument("--task-queue", "-q", default=DEFAULT_TASK_QUEUE, help="[nexus]")
-
-
-def _settings(args: argparse.Namespace) -> ConnectionSettings:
-    return ConnectionSettings(
-        address=args.address,
-        namespace=args.namespace,
-        api_key=args.api_key,
-        tls=args.tls,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_ca=args.tls_ca,
-        tls_server_name=args.tls_server_name,
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,7 +287,7 @@ def _validate(args: argparse.Namespace) -> int:
 async def _connect(args: argparse.Namespace) -> Any:
     from nexus_temporal.client import connect
 
-    settings = _settings(args).resolved()
+    settings = settings_from_args(args).resolved()
     try:
         return await connect(settings)
     except Exception as exc:

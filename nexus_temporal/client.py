@@ -3,6 +3,7 @@ environment variables, then local defaults."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,4 +66,31 @@ async def connect(settings: ConnectionSettings | None = None) -> Client:
     assert s.address and s.namespace
     return await Client.connect(
         s.address, namespace=s.namespace, api_key=s.api_key, tls=s.tls_config()
+    )
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    """The Temporal CLI's connection flags; unset ones fall back to ``TEMPORAL_*`` variables."""
+    g = parser.add_argument_group("connection (defaults from TEMPORAL_* environment variables)")
+    g.add_argument("--address", help="host:port of the Temporal frontend [localhost:7233]")
+    g.add_argument("--namespace", "-n", help="namespace [default]")
+    g.add_argument("--api-key", help="API key (Temporal Cloud); prefer TEMPORAL_API_KEY")
+    g.add_argument("--tls", action="store_true", default=None, help="use TLS")
+    g.add_argument("--tls-cert-path", dest="tls_cert", help="client certificate (mTLS)")
+    g.add_argument("--tls-key-path", dest="tls_key", help="client private key (mTLS)")
+    g.add_argument("--tls-ca-path", dest="tls_ca", help="server CA certificate")
+    g.add_argument("--tls-server-name", help="server name to verify")
+
+
+def settings_from_args(args: argparse.Namespace) -> ConnectionSettings:
+    """Settings from flags added by :func:`add_connection_flags`."""
+    return ConnectionSettings(
+        address=args.address,
+        namespace=args.namespace,
+        api_key=args.api_key,
+        tls=args.tls,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_ca=args.tls_ca,
+        tls_server_name=args.tls_server_name,
     )
