@@ -87,7 +87,8 @@ class Emulator:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
-        raise NotImplementedError
+        """Each emulator (Lambda, Azure, GCP) answers its own API here."""
+        raise NotImplementedError(f"{type(self).__name__} must implement handle()")
 
     def _control(self, request: Request) -> Response:
         if request.path == "/_emulator/stats":
