@@ -7,7 +7,6 @@ rejection of the completion (which would leave the activity to time out and retr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from temporalio import activity
@@ -18,15 +17,14 @@ from temporalio.worker import (
     Interceptor,
 )
 
-#: Stay clearly below Temporal's 2 MB limit, with room for the payload envelope.
-RESULT_LIMIT = 1_900_000
+from nexus_temporal.payloads import PAYLOAD_LIMIT, json_size
 
 
 class _PayloadGuardInbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         result = await super().execute_activity(input)
-        size = len(json.dumps(result, default=str, separators=(",", ":")))
-        if size > RESULT_LIMIT:
+        size = json_size(result)
+        if size > PAYLOAD_LIMIT:
             request = input.args[0] if input.args else None
             state = getattr(request, "state", "") or activity.info().activity_type
             raise ApplicationError(

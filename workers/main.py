@@ -61,15 +61,14 @@ def import_functions(definitions: Sequence[Path], modules: Sequence[str]) -> Non
 def _actions(plan: Plan) -> list[tuple[str, str]]:
     """(state, action) for every task and compensation of a plan."""
     out = []
-    for scope in plan.scopes.values():
-        for state in scope.states.values():
-            if isinstance(state, TaskState):
-                out.append((state.name, state.action))
-                out.extend((state.name, alternate) for alternate in state.fallback or ())
-                if isinstance(state.compensate, CompensationSpec):
-                    out.append((state.name, state.compensate.action))
-            elif isinstance(state, MapState) and state.action:
-                out.append((state.name, state.action))
+    for state in plan.all_states():
+        if isinstance(state, TaskState):
+            out.append((state.name, state.action))
+            out.extend((state.name, alternate) for alternate in state.fallback or ())
+            if isinstance(state.compensate, CompensationSpec):
+                out.append((state.name, state.compensate.action))
+        elif isinstance(state, MapState) and state.action:
+            out.append((state.name, state.action))
     return out
 
 
@@ -78,20 +77,19 @@ def _express_unserved(registry: Registry, served: Collection[str]) -> list[Defin
     task queue cannot serve them, so an activity type this worker lacks is an error here."""
     issues = []
     for plan in registry.plans:
-        for scope in plan.scopes.values():
-            for state in scope.states.values():
-                if isinstance(state, (TaskState, MapState)) and state.mode == "express":
-                    target = plan.target(state.action or "")
-                    if target.activity_type and target.activity_type not in served:
-                        issues.append(
-                            DefinitionIssue(
-                                Location(plan.source),
-                                f"express action '{target.activity_type}' is not registered on "
-                                "this worker (local activities run in the worker itself)",
-                                state=state.name,
-                                code="express-unserved",
-                            )
+        for state in plan.all_states():
+            if isinstance(state, (TaskState, MapState)) and state.mode == "express":
+                target = plan.target(state.action or "")
+                if target.activity_type and target.activity_type not in served:
+                    issues.append(
+                        DefinitionIssue(
+                            Location(plan.source),
+                            f"express action '{target.activity_type}' is not registered on "
+                            "this worker (local activities run in the worker itself)",
+                            state=state.name,
+                            code="express-unserved",
                         )
+                    )
     return issues
 
 
@@ -99,20 +97,19 @@ def _missing_children(registry: Registry) -> list[DefinitionIssue]:
     """Workflow states whose definition this worker does not serve."""
     issues = []
     for plan in registry.plans:
-        for scope in plan.scopes.values():
-            for state in scope.states.values():
-                if isinstance(state, WorkflowState):
-                    try:
-                        registry.resolve(state.workflow)
-                    except UnknownDefinition as exc:
-                        issues.append(
-                            DefinitionIssue(
-                                Location(plan.source),
-                                str(exc),
-                                state=state.name,
-                                code="unknown-workflow",
-                            )
+        for state in plan.all_states():
+            if isinstance(state, WorkflowState):
+                try:
+                    registry.resolve(state.workflow)
+                except UnknownDefinition as exc:
+                    issues.append(
+                        DefinitionIssue(
+                            Location(plan.source),
+                            str(exc),
+                            state=state.name,
+                            code="unknown-workflow",
                         )
+                    )
     return issues
 
 

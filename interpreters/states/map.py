@@ -10,7 +10,6 @@ Items are processed in index order; each item's idempotency key is
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -29,12 +28,14 @@ from activities.items import (
     SourceRef,
     StoreResults,
 )
+from interpreters.concurrency import gather_or_raise
 from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import NexusError, from_temporal
 from interpreters.states.data import evaluate, store
 from interpreters.states.task import call_action
 from nexus_temporal.dsl.compiler import tolerated
 from nexus_temporal.dsl.schema import ItemSource, MapState, RetrySpec
+from nexus_temporal.payloads import json_size
 
 SHARD_TYPE = "nexus-map-shard"
 #: Units (items, or batches) one execution runs itself: ~6 events each stays under 10,240.
@@ -102,10 +103,6 @@ def _cost(state: MapState) -> int:
     return max(1, len(state.states or ()))
 
 
-def _size(value: Any) -> int:
-    return len(json.dumps(value, default=str, separators=(",", ":")))
-
-
 async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
     source = _source(state)
     items: list[Any] | None = None
@@ -154,10 +151,11 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
         )
     if state.results == "collect":
         result: Any = summary.results
-        if _size(result) > PAYLOAD_BUDGET:
+        size = json_size(result)
+        if size > PAYLOAD_BUDGET:
             raise NexusError(
                 "PayloadTooLarge",
-                f"the collected results are {_size(result) / 1e6:.1f} MB, over Temporal's 2 MB "
+                f"the collected results are {size / 1e6:.1f} MB, over Temporal's 2 MB "
                 "payload limit; use 'results: store' (or 'discard')",
                 state.name,
             )
@@ -245,27 +243,12 @@ async def _fan_out(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
             progress["failed"] += done.failed
             _show(job.state, progress)
 
-    await _gather([worker() for _ in range(min(parallel, len(ranges)))])
+    await gather_or_raise([worker() for _ in range(min(parallel, len(ranges)))])
     total = Summary(results=[] if state.results == "collect" else None)
     for s in summaries:
         assert s is not None
         total.merge(s)
     return total
-
-
-async def _gather(coros: list[Any]) -> None:
-    import asyncio
-
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for t in tasks:
-            if not t.done():
-                t.cancel()
-    for t in tasks:
-        if not t.cancelled() and t.exception() is not None:
-            raise t.exception()  # type: ignore[misc]
 
 
 async def _items(job: MapJob, state: MapState) -> list[Any]:
@@ -371,7 +354,7 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
             next_unit += 1
             await one(offset, chunk)
 
-    await _gather([worker() for _ in range(min(state.max_concurrency, len(units)))])
+    await gather_or_raise([worker() for _ in range(min(state.max_concurrency, len(units)))])
     if state.results == "collect":
         summary.results = results
     elif state.results == "store" and items:

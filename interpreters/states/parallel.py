@@ -3,12 +3,10 @@ the first branch failure cancels the others and fails the state (catchable)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from typing import Any
 
-from temporalio import workflow
-
+from interpreters.concurrency import run_all
 from interpreters.context import Outcome, RunContext
 from interpreters.errors import NexusError
 from interpreters.states.data import store
@@ -17,15 +15,7 @@ from nexus_temporal.dsl.schema import ParallelState
 
 async def run(state: ParallelState, data: Any, ctx: RunContext) -> Outcome:
     scopes = [ctx.plan.scopes[f"{state.name}/{b.name}"] for b in state.branches]
-    tasks = [asyncio.ensure_future(ctx.walk(scope, copy.deepcopy(data))) for scope in scopes]
-    try:
-        await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        pending = [t for t in tasks if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            await workflow.wait(pending)
+    tasks = await run_all([ctx.walk(scope, copy.deepcopy(data)) for scope in scopes])
     for branch, task in zip(state.branches, tasks, strict=True):
         if task.cancelled():
             continue

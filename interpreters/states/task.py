@@ -3,7 +3,6 @@ its compensation once it has run."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from interpreters.errors import NexusError, from_temporal
 from interpreters.fallback import with_fallback
 from interpreters.states.data import evaluate, store
 from nexus_temporal.dsl.schema import FunctionSpec, RetrySpec, TaskState
+from nexus_temporal.payloads import PAYLOAD_LIMIT, json_size
 from policies.retry import to_retry_policy
 
 
@@ -27,13 +27,9 @@ def _seconds(value: float | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
 
 
-#: Temporal refuses payloads over 2 MB; stay clearly below it, with room for the envelope.
-PAYLOAD_LIMIT = 1_900_000
-
-
 def check_payload_size(value: Any, state: str, what: str) -> None:
     """Fail the state with a clear, catchable error instead of Temporal's raw size error."""
-    size = len(json.dumps(value, default=str, separators=(",", ":")))
+    size = json_size(value)
     if size > PAYLOAD_LIMIT:
         raise NexusError(
             "PayloadTooLarge",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -72,6 +72,11 @@ class Plan:
     @property
     def root(self) -> Scope:
         return self.scopes[""]
+
+    def all_states(self) -> Iterator[State]:
+        """Every state of every scope (top level, parallel branches, map items)."""
+        for scope in self.scopes.values():
+            yield from scope.states.values()
 
     def state(self, name: str) -> State:
         for scope in self.scopes.values():
