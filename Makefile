@@ -21,6 +21,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy nexus_temporal interpreters activities workers policies
+	$(BIN)/nexus lint examples
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
