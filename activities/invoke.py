@@ -71,6 +71,9 @@ class InvokeRequest:
     options: dict[str, Any] = field(default_factory=dict)
     #: The function's ``circuit_breaker:`` settings (None: the defaults).
     circuit_breaker: dict[str, Any] | None = None
+    #: The YAML ``retry.policy``: ``static`` (Temporal's schedule) or ``adaptive`` (the worker's
+    #: :mod:`workers.resilience` interceptor chooses each delay).
+    retry_policy: str = "static"
 
 
 class Provider(Protocol):

@@ -16,6 +16,8 @@ async def run_all(coros: Sequence[Awaitable[Any]]) -> list[asyncio.Task[Any]]:
     """Run ``coros`` until all finish or one fails; on a failure the others are cancelled and
     waited for. Returns the tasks, in order, for the caller to read results or errors."""
     tasks = [asyncio.ensure_future(c) for c in coros]
+    if not tasks:  # workflow.wait refuses an empty set (a map over an empty list)
+        return tasks
     try:
         await workflow.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     finally:

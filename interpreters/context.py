@@ -83,8 +83,32 @@ class RunContext:
             "data": data,
             "input": self.workflow_input,
             "workflow": {"id": info.workflow_id, "run_id": info.run_id, "type": info.workflow_type},
+            "context": self.context_object(extra.pop("state", None)),
         }
         out.update(extra)
+        return out
+
+    def context_object(self, state: str | None) -> dict[str, Any]:
+        """``$context``: the Step Functions context object (``$$``), from workflow info and
+        workflow time only, so it is the same on replay (docs/dsl.md §8.6)."""
+        info = workflow.info()
+        now = _timestamp(workflow.now())
+        out: dict[str, Any] = {
+            "Execution": {
+                "Id": info.workflow_id,
+                "Name": info.workflow_id,
+                "StartTime": _timestamp(info.start_time),
+                "Input": self.workflow_input,
+            },
+            "StateMachine": {"Id": info.workflow_type, "Name": self.plan.name},
+        }
+        if state is not None:
+            out["State"] = {
+                "Name": state,
+                "EnteredTime": now,
+                "RetryCount": 0,
+                "Visit": self.visits.get(state, 1),
+            }
         return out
 
     def idempotency_key(self, state: str) -> str:
@@ -138,3 +162,11 @@ class RunContext:
             "compensations": list(self.compensation_results),
             "maps": {name: dict(p) for name, p in self.maps.items()},
         }
+
+
+def _timestamp(when: Any) -> str:
+    """ISO-8601 in UTC with milliseconds, as Step Functions writes times."""
+    from datetime import timezone
+
+    utc = when.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

@@ -21,6 +21,7 @@ from interpreters.errors import NexusError, matches
 from interpreters.states import HANDLERS
 from interpreters.states.map import SHARD_TYPE, MapJob, run_range
 from interpreters.states.task import call_action
+from interpreters.tracing import observe_failure, observe_state
 from nexus_temporal.dsl.plan import Plan, Scope
 from nexus_temporal.dsl.schema import MapState, RetrySpec
 from nexus_temporal.registry import Registry, UnknownDefinition
@@ -65,8 +66,9 @@ def _plan(registry: Registry, content_hash: str, what: str) -> Plan:
         # workflow) so it resumes once a worker with the pinned content is deployed.
         raise RuntimeError(
             f"definition {what} with hash {content_hash[:12]} is not on this worker: its "
-            "content changed under the same version label; deploy the original content, or "
-            "give the change a new version"
+            "content changed under the same version label; deploy the original content, give "
+            "the change a new version, or, once `nexus replay` finds it compatible, add "
+            f'`replaces: ["{content_hash[:12]}"]` to the new content (docs/versioning.md)'
         )
     return plan
 
@@ -157,6 +159,7 @@ class NexusWorkflow:
         except NexusError as err:
             ctx.status = "compensating" if ctx.compensations else "failed"
             await self._compensate(ctx, err)
+            observe_failure(ctx, err)
             ctx.status = "failed"
             self._details(f"**Failed** in `{err.state}`: {err.type}: {err.message}")
             raise ApplicationError(
@@ -220,7 +223,8 @@ class NexusWorkflow:
             ctx.trail.append(name)
             self._entered(ctx, name)
             try:
-                outcome = await HANDLERS[state.type](state, data, ctx)
+                with observe_state(ctx, scope.id, state):
+                    outcome = await HANDLERS[state.type](state, data, ctx)
                 data, name = outcome.data, outcome.next
             except NexusError as err:
                 rule = next(

@@ -80,9 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="FILE",
             help="cloud provider settings (docs/providers.md) [NEXUS_PROVIDERS_FILE]",
         )
+        from workers.observability import add_flags as add_observability_flags
+
+        add_observability_flags(p, dev=name == "dev")
         if name == "dev":
             p.add_argument("--db", default=".nexus/temporal.db", help="[.nexus/temporal.db]")
             p.add_argument("--ui-port", type=int, default=8233)
+            p.add_argument(
+                "--ui-codec-endpoint",
+                metavar="URL",
+                help="the Web UI decodes payloads with this codec server (nexus codec-server)",
+            )
 
     for name, text in (
         ("run", "start a workflow and follow it to its result"),
@@ -108,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_lint(sub)
     register_audit(sub)
+    from nexus_temporal.codec_cli import register as register_codec
+
+    register_codec(sub)
+    from nexus_temporal.replay_cli import register as register_replay
+
+    register_replay(sub)
+    from nexus_temporal.insights_cli import register as register_insights
+
+    register_insights(sub)
+    from nexus_temporal.stepfunctions.cli import register as register_migrate
+
+    register_migrate(sub)
 
     p = sub.add_parser("demo", help="run every example on the embedded dev server")
     p.add_argument("path", nargs="?", default="examples")
@@ -127,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--concurrency", type=int, default=200)
     b.add_argument("--json", action="store_true")
     b.add_argument("--address", help="use this server instead of starting one")
+    from nexus_temporal.bench_resilience import register as register_resilience
+
+    register_resilience(bsub)
     return parser
 
 
@@ -201,7 +224,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_run(args))
     if cmd == "signal":
         return asyncio.run(_signal(args))
-    if cmd in ("emulators", "lint", "audit"):
+    if cmd in (
+        "emulators",
+        "lint",
+        "audit",
+        "codec-server",
+        "replay",
+        "history",
+        "insights",
+        "migrate",
+    ):
         return int(args.handler(args))
     if cmd == "demo":
         from nexus_temporal.demo import demo
@@ -213,6 +245,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.bench == "resilience":
+        return int(args.handler(args))
     if args.bench == "overhead":
         from nexus_temporal.bench import overhead
 
@@ -286,10 +320,16 @@ def _validate(args: argparse.Namespace) -> int:
 
 async def _connect(args: argparse.Namespace) -> Any:
     from nexus_temporal.client import connect
+    from nexus_temporal.codec import CodecConfigError
+    from nexus_temporal.runner import UsageError
 
     settings = settings_from_args(args).resolved()
     try:
-        return await connect(settings)
+        converter = settings.data_converter()  # payload encryption keys, if configured
+    except CodecConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return await connect(settings, data_converter=converter)
     except Exception as exc:
         raise ConnectionError(
             f"cannot connect to Temporal at {settings.address} "
@@ -318,7 +358,11 @@ async def _serve(args: argparse.Namespace) -> int:
 
         host, _, port = (args.address or "127.0.0.1:7233").partition(":")
         server = DevServer(
-            host=host, port=int(port or 7233), ui_port=args.ui_port, db_file=Path(args.db)
+            host=host,
+            port=int(port or 7233),
+            ui_port=args.ui_port,
+            db_file=Path(args.db),
+            ui_codec_endpoint=args.ui_codec_endpoint,
         ).start()
         args.address = server.address
         print(
@@ -326,8 +370,12 @@ async def _serve(args: argparse.Namespace) -> int:
             f"{server.address}; Web UI {server.ui_url}",
             flush=True,
         )
+    from workers.observability import Observability
+
+    observability = Observability.from_args(args)  # metrics runtime before any client
     try:
-        client = await _connect(args)
+        await observability.start()
+        client = observability.instrument(await _connect(args))
         from nexus_temporal.devserver import ensure_search_attributes
 
         sa = await ensure_search_attributes(client)
@@ -338,16 +386,20 @@ async def _serve(args: argparse.Namespace) -> int:
             )
         config.search_attributes = sa
         worker = build_worker(client, config, registry)
+        observability.watch(client, worker)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         names = ", ".join(f"{p.name}@{p.version}" for p in registry.plans)
         print(f"worker serving task queue '{args.task_queue}': {names}", flush=True)
+        if observability.describe():
+            print(f"observability: {observability.describe()}", flush=True)
         async with worker:
             await stop.wait()
         print("stopped", flush=True)
     finally:
+        await observability.stop()
         if server is not None:
             server.stop()
     return 0

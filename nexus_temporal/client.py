@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -28,6 +29,9 @@ class ConnectionSettings:
     tls_key: str | None = None
     tls_ca: str | None = None
     tls_server_name: str | None = None
+    #: payload encryption key file (nexus_temporal/codec.py); unset: ``NEXUS_CODEC_KEYS_FILE``,
+    #: then ``NEXUS_CODEC_KEYS``; none of them: payloads are not encrypted.
+    codec_keys: str | None = None
 
     def resolved(self) -> ConnectionSettings:
         env = os.environ.get
@@ -43,7 +47,15 @@ class ConnectionSettings:
             tls_key=self.tls_key or env("TEMPORAL_TLS_CLIENT_KEY_PATH") or env("TEMPORAL_TLS_KEY"),
             tls_ca=self.tls_ca or env("TEMPORAL_TLS_SERVER_CA_CERT_PATH") or env("TEMPORAL_TLS_CA"),
             tls_server_name=self.tls_server_name or env("TEMPORAL_TLS_SERVER_NAME"),
+            codec_keys=self.codec_keys or env("NEXUS_CODEC_KEYS_FILE"),
         )
+
+    def data_converter(self) -> DataConverter:
+        """The data converter for these settings: payloads encrypted when codec keys are
+        configured (raises ``CodecConfigError`` for an invalid key configuration)."""
+        from nexus_temporal.codec import KeyRing, data_converter
+
+        return data_converter(KeyRing.load(self.codec_keys))
 
     def tls_config(self) -> TLSConfig | bool:
         if not (self.tls or self.tls_cert or self.tls_ca or self.api_key):
@@ -60,12 +72,20 @@ class ConnectionSettings:
         )
 
 
-async def connect(settings: ConnectionSettings | None = None) -> Client:
-    """Connect a client; TLS is on when certificates or an API key are given."""
+async def connect(
+    settings: ConnectionSettings | None = None, *, data_converter: DataConverter | None = None
+) -> Client:
+    """Connect a client; TLS is on when certificates or an API key are given. Its data
+    converter (default: :meth:`ConnectionSettings.data_converter`) is also the one of every
+    worker built on it, so clients and workers encrypt alike."""
     s = (settings or ConnectionSettings()).resolved()
     assert s.address and s.namespace
     return await Client.connect(
-        s.address, namespace=s.namespace, api_key=s.api_key, tls=s.tls_config()
+        s.address,
+        namespace=s.namespace,
+        api_key=s.api_key,
+        tls=s.tls_config(),
+        data_converter=data_converter or s.data_converter(),
     )
 
 
@@ -80,6 +100,12 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tls-key-path", dest="tls_key", help="client private key (mTLS)")
     g.add_argument("--tls-ca-path", dest="tls_ca", help="server CA certificate")
     g.add_argument("--tls-server-name", help="server name to verify")
+    g.add_argument(
+        "--codec-keys",
+        metavar="FILE",
+        help="encrypt payloads with the keys in FILE (docs/security.md) "
+        "[NEXUS_CODEC_KEYS_FILE, or inline keys in NEXUS_CODEC_KEYS]",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> ConnectionSettings:
@@ -93,4 +119,5 @@ def settings_from_args(args: argparse.Namespace) -> ConnectionSettings:
         tls_key=args.tls_key,
         tls_ca=args.tls_ca,
         tls_server_name=args.tls_server_name,
+        codec_keys=getattr(args, "codec_keys", None),
     )

@@ -69,6 +69,8 @@ class DevServer:
     db_file: Path | None = Path(".nexus/temporal.db")
     process: subprocess.Popen[bytes] | None = None
     log_file: Path | None = None
+    #: a remote codec server the Web UI decodes payloads with (``nexus codec-server``)
+    ui_codec_endpoint: str | None = None
 
     @property
     def address(self) -> str:
@@ -101,6 +103,8 @@ class DevServer:
             "--log-level",
             "warn",
         ]
+        if self.ui_codec_endpoint:
+            args += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.db_file:  # without it the server keeps everything in memory
             args += ["--db-filename", str(self.db_file)]
         for key in SEARCH_ATTRIBUTES:

@@ -46,6 +46,8 @@ class Registry:
         self._by_hash: dict[str, Plan] = {}
         self._versions: dict[str, dict[str, Plan]] = {}
         self._aliases: dict[str, str] = {}
+        #: Earlier content hashes (or prefixes) a plan declares it `replaces`.
+        self._replaced: dict[str, Plan] = {}
         for plan in plans:
             self.add(plan)
 
@@ -64,6 +66,21 @@ class Registry:
                     )
                 ]
             )
+        for prefix in plan.definition.replaces:
+            other = self._replaced.get(prefix)
+            if other is not None and other.hash != plan.hash:
+                raise DefinitionError(
+                    [
+                        DefinitionIssue(
+                            Location(plan.source),
+                            f"'{plan.name}@{plan.version}' replaces {prefix}, which "
+                            f"{other.source} replaces too",
+                            hint="only one definition may take over an earlier content",
+                            code="replaces-conflict",
+                        )
+                    ]
+                )
+            self._replaced[prefix] = plan
         versions[plan.version] = plan
         self._by_hash[plan.hash] = plan
         self._aliases.setdefault(slug(plan.name), plan.name)
@@ -76,7 +93,13 @@ class Registry:
         return sorted(self._versions)
 
     def by_hash(self, content_hash: str) -> Plan | None:
-        return self._by_hash.get(content_hash)
+        """The plan with this content, else the one that declares it ``replaces`` it."""
+        found = self._by_hash.get(content_hash)
+        if found is None and content_hash:
+            for prefix, plan in self._replaced.items():
+                if content_hash.startswith(prefix):
+                    return plan
+        return found
 
     def resolve(self, reference: str) -> Plan:
         """Resolve ``name`` (latest version) or ``name@version``; names match case and

@@ -289,10 +289,10 @@ def _functions(
             method = spec.method.upper()
             state_changing = method not in _SAFE_METHODS
             idempotent = method in _IDEMPOTENT_METHODS
-        marked = getattr(spec, "idempotent", None)  # a future function-level field, if any
-        if isinstance(marked, bool):
-            idempotent = marked
-            state_changing = True if state_changing is None else state_changing
+        if spec.idempotent is not None:  # the function's own `idempotent:` marker wins
+            idempotent = spec.idempotent
+            if not spec.idempotent:  # repeating it acts again, so it changes something
+                state_changing = True
         retry = spec.retry or definition.defaults.retry or RetrySpec()
         out[fname] = {
             "name": fname,

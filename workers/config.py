@@ -7,6 +7,7 @@ from pathlib import Path
 
 from activities.config import ProvidersConfig
 from nexus_temporal.client import DEFAULT_TASK_QUEUE
+from workers.resilience import ResilienceSettings
 
 
 @dataclass
@@ -22,6 +23,8 @@ class WorkerConfig:
     providers_file: the providers file (YAML or JSON), see docs/providers.md.
     policies: policy files (docs/policies.md) the definitions must comply with; none: no check.
     allow_policy_violations: serve definitions that break error-severity rules (logged).
+    resilience: adaptive-retry settings (retry budget, refit interval); None: from the
+        ``NEXUS_RETRY_*`` environment, else the defaults (docs/resilience.md).
     """
 
     definitions: list[Path] = field(default_factory=list)
@@ -33,6 +36,7 @@ class WorkerConfig:
     providers_file: Path | None = None
     policies: list[Path] = field(default_factory=list)
     allow_policy_violations: bool = False
+    resilience: ResilienceSettings | None = None
 
     def provider_settings(self) -> ProvidersConfig:
         """The provider settings this worker uses."""

@@ -25,6 +25,7 @@ from nexus_temporal.dsl.schema import CompensationSpec, MapState, TaskState, Wor
 from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
 from workers.interceptors import PayloadGuard
+from workers.resilience import AdaptiveRetryInterceptor, ResilienceSettings
 
 log = logging.getLogger("nexus.worker")
 CLOUD_SCHEMES = ("aws-lambda", "azure-function", "gcp-function")
@@ -200,7 +201,11 @@ def build_worker(
     registry: Registry | None = None,
     extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
-    """A ready-to-run worker for ``config`` (definitions are loaded unless given)."""
+    """A ready-to-run worker for ``config`` (definitions are loaded unless given).
+
+    The worker uses ``client``'s data converter, so it encrypts and decrypts payloads exactly
+    as the client does (``nexus_temporal.client.connect`` sets it up from the codec keys).
+    """
     if registry is None:
         registry = load_registry(config.definitions)
     invoker = Invoker(config.provider_settings())
@@ -219,5 +224,8 @@ def build_worker(
         workflows=[NexusWorkflow],
         activities=activities,
         max_concurrent_activities=config.max_concurrent_activities,
-        interceptors=[PayloadGuard()],
+        interceptors=[
+            PayloadGuard(),
+            AdaptiveRetryInterceptor(invoker, config.resilience or ResilienceSettings.from_env()),
+        ],
     )

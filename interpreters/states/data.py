@@ -12,7 +12,7 @@ from nexus_temporal.dsl.expressions import ExpressionError, evaluate_template
 def evaluate(template: Any, value: Any, ctx: RunContext, data: Any, state: str) -> Any:
     """Evaluate an expression field; a runtime JSONata error becomes a catchable error."""
     try:
-        return evaluate_template(template, value, ctx.bindings(data))
+        return evaluate_template(template, value, ctx.bindings(data, state=state))
     except ExpressionError as exc:
         raise NexusError(
             "ExpressionError", exc.message + f" in {exc.expression!r}", state

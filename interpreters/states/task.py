@@ -4,6 +4,7 @@ its compensation once it has run."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from temporalio import workflow
@@ -12,6 +13,7 @@ from activities.invoke import INVOKE_ACTIVITY, InvokeRequest
 from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import NexusError, from_temporal
 from interpreters.fallback import with_fallback
+from interpreters.selective_retry import with_retry_on
 from interpreters.states.data import evaluate, store
 from nexus_temporal.dsl.schema import FunctionSpec, RetrySpec, TaskState
 from nexus_temporal.payloads import PAYLOAD_LIMIT, json_size
@@ -78,6 +80,7 @@ async def call_action(
                 if target.spec.circuit_breaker
                 else None
             ),
+            retry_policy=retry.policy,
         )
     try:
         if express:
@@ -134,7 +137,7 @@ async def run(state: TaskState, data: Any, ctx: RunContext) -> Outcome:
     if state.fallback:
         result = await with_fallback((state.action, *state.fallback), retry, attempt)
     else:
-        result = await attempt(state.action, retry)
+        result = await with_retry_on(retry, partial(attempt, state.action), state.name)
     new = store(state.name, result, state.output, state.assign, data, ctx)
     comp = state.compensate
     if comp is not None and not isinstance(comp, str):

@@ -46,7 +46,12 @@ def compile_expression(text: str) -> jsonata.Jsonata:
         )
     try:
         with _LOCK:
-            return jsonata.Jsonata(text)
+            compiled = jsonata.Jsonata(text)
+            if "$states_" in text:  # Step Functions semantics (nexus_temporal/dsl/intrinsics.py)
+                from nexus_temporal.dsl.intrinsics import register
+
+                register(compiled)
+            return compiled
     except Exception as exc:  # jsonata raises its own JException and plain ValueErrors
         raise ExpressionError(text, _message(exc)) from None
 

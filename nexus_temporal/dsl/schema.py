@@ -59,6 +59,16 @@ class RetrySpec(Model):
     backoff_coefficient: float = Field(2.0, ge=1.0)
     maximum_interval: Duration | None = 60.0
     non_retryable: tuple[str, ...] = Field((), description="Error types that are never retried.")
+    retry_on: tuple[str, ...] | None = Field(
+        None,
+        description="Retry only these error types ('*': any); others fail at once. Attempts "
+        "are then separate activities with durable timers between them.",
+    )
+    policy: Literal["static", "adaptive"] = Field(
+        "static",
+        description="static: Temporal's exponential schedule; adaptive: the worker chooses each "
+        "delay from the target's anomaly score, within a retry budget (docs/resilience.md).",
+    )
 
     _d = field_validator("initial_interval", "maximum_interval", mode="before")(_positive_duration)
 
@@ -122,6 +132,11 @@ class FunctionSpec(Model):
     region: str | None = Field(None, description="aws-lambda: the region (else the ARN's).")
     qualifier: str | None = Field(None, description="aws-lambda: a version or alias.")
     circuit_breaker: BreakerSpec | None = None
+    idempotent: bool | None = Field(
+        None,
+        description="Whether calling it twice has the effect of calling it once; unset: "
+        "unknown (policy rules then judge http(s) functions by their method).",
+    )
 
     _d = field_validator("timeout", mode="before")(_positive_duration)
 
@@ -359,6 +374,11 @@ class Definition(Model):
         json_schema_extra={"type": ["string", "integer"]},
     )
     description: str | None = None
+    replaces: tuple[Annotated[str, Field(pattern="^[0-9a-f]{12,64}$")], ...] = Field(
+        (),
+        description="Content hashes (the first 12 or more hex digits) of earlier contents "
+        "whose running executions this definition takes over; see docs/versioning.md.",
+    )
     start_at: str | None = Field(None, description="First state; default: the first listed.")
     mode: Mode = Field(
         "regular",

@@ -359,7 +359,8 @@ def test_lint_reports_violations_and_exits_1(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == [
         f"{path}:6:5: error: [non-idempotent-needs-compensation] this action changes state and "
-        "is not idempotent (HTTP POST or PATCH): give the state a 'compensate' that undoes it, "
+        "is not idempotent ('idempotent: false', or HTTP POST or PATCH): give the state a "
+        "'compensate' that undoes it, "
         "so a failed workflow does not leave it half-done (state 'Charge')"
     ]
 

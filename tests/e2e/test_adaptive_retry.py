@@ -1,0 +1,270 @@
+"""Adaptive retry end to end, on the real dev server: under a brownout the adaptive policy
+waits longer and calls the target less than Temporal's static schedule; a spent retry budget
+fails the attempt with the typed ``RetryBudgetExhausted`` error, which a ``fallback:`` serves and
+a ``catch`` routes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
+
+from activities.config import ProvidersConfig
+from tests.helpers import adaptive_functions as fns
+from tests.helpers.run import registry_of, start
+from workers.config import WorkerConfig
+from workers.main import build_worker
+from workers.resilience import AdaptiveRetryInterceptor, ResilienceSettings
+
+FN = "python:tests.helpers.adaptive_functions"
+
+BROWNOUT = """
+name: brownout-{policy}
+functions:
+  svc:
+    uri: {fn}:brownout_{policy}
+    retry:
+      max_attempts: 6
+      initial_interval: 200ms
+      maximum_interval: 2s
+      policy: {policy}
+states:
+  - name: Call
+    action: svc
+    timeout: 5s
+    schedule_to_close: 30s
+    catch:
+      - errors: ["*"]
+        next: GaveUp
+  - name: GaveUp
+    type: pass
+    output: '{{"gave_up": error.type}}'
+"""
+
+BUDGET = f"""
+name: budget-fallback
+defaults:
+  retry: {{max_attempts: 10, initial_interval: 100ms, policy: adaptive}}
+functions:
+  primary: {FN}:always_down
+  backup: {FN}:backup
+states:
+  - name: Quote
+    action: primary
+    fallback: [backup]
+    timeout: 5s
+"""
+
+BUDGET_CATCH = f"""
+name: budget-catch
+functions:
+  primary:
+    uri: {FN}:always_down
+    retry: {{max_attempts: 10, initial_interval: 100ms, policy: adaptive}}
+states:
+  - name: Quote
+    action: primary
+    timeout: 5s
+    catch:
+      - errors: [RetryBudgetExhausted]
+        as: problem
+        next: Handled
+  - name: Handled
+    type: pass
+    output: '{{"handled": problem.type, "budget": problem.details.budget}}'
+"""
+
+
+@asynccontextmanager
+async def adaptive_worker(
+    client: Client, settings: ResilienceSettings, *texts: str
+) -> AsyncIterator[tuple[Worker, AdaptiveRetryInterceptor]]:
+    """A worker on a fresh queue, built as ``nexus worker`` builds it, with ``settings``."""
+    config = WorkerConfig(
+        task_queue=f"adaptive-{uuid.uuid4().hex[:10]}",
+        providers=ProvidersConfig(),
+        resilience=settings,
+    )
+    worker = build_worker(client, config, registry_of(*texts))
+    interceptor = next(
+        i for i in worker.config()["interceptors"] if isinstance(i, AdaptiveRetryInterceptor)
+    )
+    try:
+        async with worker:
+            yield worker, interceptor
+    finally:
+        interceptor.close()
+
+
+async def run_all(
+    client: Client, worker: Worker, reference: str, payloads: list[Any]
+) -> tuple[list[Any], list[str]]:
+    """Start one workflow per payload at once; their results and workflow ids."""
+    handles = [await start(client, worker, reference, p) for p in payloads]
+    return list(await asyncio.gather(*(h.result() for h in handles))), [h.id for h in handles]
+
+
+async def test_brownout_adaptive_waits_longer_and_calls_less_than_static(
+    env: WorkflowEnvironment,
+) -> None:
+    settings = ResilienceSettings(seed=7, refit_interval=1.0)
+    texts = [BROWNOUT.format(policy=p, fn=FN) for p in ("static", "adaptive")]
+    fns.PHASE["value"] = "healthy"
+    async with adaptive_worker(env.client, settings, *texts) as (worker, interceptor):
+        # Healthy traffic with two isolated glitches: quick retries.
+        healthy = [{"blip": i in (2, 6)} for i in range(10)]
+        for policy in ("static", "adaptive"):
+            results, _ = await run_all(env.client, worker, f"brownout-{policy}", healthy)
+            assert all("Call" in r for r in results), results
+        blips = [d for d in interceptor.decisions if d.policy == "adaptive"]
+        assert [d.reason for d in blips] == ["blip", "blip"], blips
+        # Brownout: every call is slow and fails its first attempts.
+        fns.PHASE["value"] = "brownout"
+        try:
+            runs = await asyncio.gather(
+                *(
+                    run_all(env.client, worker, f"brownout-{p}", [{}] * 12)
+                    for p in ("static", "adaptive")
+                )
+            )
+        finally:
+            fns.PHASE["value"] = "healthy"
+        adaptive_target = f"{FN}:brownout_adaptive"
+        score = interceptor.score(adaptive_target)
+    (static_results, static_ids), (adaptive_results, adaptive_ids) = runs
+    static_calls = [fns.CALLS[("static", i)] for i in static_ids]
+    adaptive_calls = [fns.CALLS[("adaptive", i)] for i in adaptive_ids]
+    # Static: Temporal retries every workflow until its 5th attempt succeeds.
+    assert static_calls == [fns.BROWNOUT_FAILURES + 1] * 12
+    assert all(r["Call"] == {"attempts": 5} for r in static_results)
+    # Adaptive: the budget sheds retries; calls per workflow fall to well under half.
+    assert sum(adaptive_calls) / 12 <= 0.5 * sum(static_calls) / 12, adaptive_calls
+    gave_up = [r.get("gave_up") for r in adaptive_results]
+    assert "RetryBudgetExhausted" in gave_up, adaptive_results
+    # The chosen delays grew: degraded backoffs are longer than the healthy-phase blips.
+    brown = [d for d in interceptor.decisions if d.policy == "adaptive" and d not in blips]
+    degraded = [d.delay for d in brown if d.reason == "degraded" and d.delay is not None]
+    assert len(degraded) >= 2, brown
+    blip_mean = sum(d.delay or 0.0 for d in blips) / len(blips)
+    assert all(0.1 <= (d.delay or 0) <= 0.2 for d in blips)  # uniform(0.5, 1) x 200ms
+    assert sum(degraded) / len(degraded) > 2 * blip_mean, (degraded, blip_mean)
+    assert any(d.reason == "budget-exhausted" for d in brown)
+    assert score.degraded and score.error_slow > 0.3, score
+    # The static target was scored too, but never had its delays changed.
+    assert not [d for d in interceptor.decisions if d.policy == "static"]
+
+
+async def test_exhausted_budget_is_typed_and_the_fallback_serves(
+    env: WorkflowEnvironment,
+) -> None:
+    # One retry per 10 s window for the whole target, whatever the traffic.
+    settings = ResilienceSettings(budget_ratio=0.0, budget_floor=1, refit_interval=0)
+    async with adaptive_worker(env.client, settings, BUDGET, BUDGET_CATCH) as (worker, interceptor):
+        handle = await start(env.client, worker, "budget-fallback", {"n": 1})
+        served = await handle.result()
+        caught_handle = await start(env.client, worker, "budget-catch", {"n": 2})
+        caught = await caught_handle.result()
+    # The first failure was retried (the budget's floor); the second spent the budget.
+    assert fns.CALLS[("down", handle.id)] == 2
+    assert served["Quote"]["served_by"] == "backup"
+    assert served["Quote"]["result"] == {"served": "backup"}
+    assert [f["type"] for f in served["Quote"]["failed"]] == ["RetryBudgetExhausted"]
+    assert "retry budget" in served["Quote"]["failed"][0]["message"]
+    assert fns.CALLS[("backup", handle.id)] == 1
+    # The budget is per target and still spent: the next workflow's first failure is final.
+    assert fns.CALLS[("down", caught_handle.id)] == 1
+    assert caught["handled"] == "RetryBudgetExhausted"
+    assert caught["budget"] == {"calls": 2, "retries": 1, "allowed": 1.0}
+    reasons = [d.reason for d in interceptor.decisions]
+    assert reasons == ["blip", "budget-exhausted", "budget-exhausted"], reasons
+
+
+TELEMETRY = f"""
+name: adaptive-telemetry
+functions:
+  flaky:
+    uri: {FN}:blip_once
+    retry: {{max_attempts: 3, initial_interval: 100ms, policy: adaptive}}
+states:
+  - name: Call
+    action: flaky
+    timeout: 5s
+"""
+
+
+class _SpanAround(Interceptor):
+    """Runs each activity inside a recording span, as a tracing interceptor would."""
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        tracer = self.tracer
+
+        class Inbound(ActivityInboundInterceptor):
+            async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+                with tracer.start_as_current_span("RunActivity"):
+                    return await super().execute_activity(input)
+
+        return Inbound(next)
+
+
+async def test_scores_delays_and_budget_are_metrics_and_span_attributes(
+    env: WorkflowEnvironment,
+) -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+    spans = InMemorySpanExporter()
+    tracers = TracerProvider()
+    tracers.add_span_processor(SimpleSpanProcessor(spans))
+    settings = ResilienceSettings(seed=1, refit_interval=0)
+    async with adaptive_worker(env.client, settings, TELEMETRY) as (built, original):
+        # The same worker, rebuilt with a test meter and a recording span around activities.
+        interceptor = AdaptiveRetryInterceptor(original.invoker, settings, meter=meter)
+        config = built.config()
+        config["interceptors"] = [_SpanAround(tracers.get_tracer("test")), interceptor]
+        config["task_queue"] = f"{built.task_queue}-otel"
+        async with Worker(**config) as worker:
+            handle = await start(env.client, worker, "adaptive-telemetry", {})
+            assert (await handle.result())["Call"] == {"attempts": 2}
+    target = f"{FN}:blip_once"
+    data = reader.get_metrics_data()
+    assert data is not None
+    points: dict[str, list[Any]] = {}
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    (delay,) = points["nexus.retry.delay"]
+    assert delay.attributes == {"target": target, "reason": "blip"}
+    assert delay.count == 1 and 0.05 <= delay.sum <= 0.1
+    assert [p.value for p in points["nexus.retry.decisions"]] == [1]
+    (score,) = points["nexus.retry.score"]
+    assert score.attributes == {"target": target} and 0.0 < score.value < 0.5
+    (budget,) = points["nexus.retry.budget.remaining"]
+    assert budget.value == 3 + 0.2 * 1 - 1  # floor + ratio x 1 call - 1 retry spent
+    failed, succeeded = sorted(spans.get_finished_spans(), key=lambda s: s.start_time or 0)
+    assert failed.attributes is not None and succeeded.attributes is not None
+    assert failed.attributes["nexus.retry.reason"] == "blip"
+    assert failed.attributes["nexus.retry.delay"] == delay.sum
+    assert failed.attributes["nexus.retry.target"] == target
+    assert failed.attributes["nexus.retry.policy"] == "adaptive"
+    assert succeeded.attributes["nexus.retry.degraded"] is False
+    assert "nexus.retry.delay" not in succeeded.attributes

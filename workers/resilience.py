@@ -1,0 +1,525 @@
+"""Adaptive retry on the worker: score every attempt, choose each retry delay, budget retries.
+
+:class:`AdaptiveRetryInterceptor` is a worker interceptor. It holds, for the whole worker, an
+:class:`~policies.scorer.AnomalyScorer` and a :class:`~policies.budget.RetryBudget` keyed by
+function target, and a background thread that refits the scorer's IsolationForest (never on the
+activity path). Its activity interceptor measures every attempt of ``nexus.invoke`` (the
+``python:``, ``http(s)://`` and cloud function targets): latency, outcome class (ok, error,
+throttled, timeout), concurrency. When an attempt fails and the task's ``retry.policy`` is
+``adaptive``, it re-raises the error with ``next_retry_delay`` chosen by
+:func:`~policies.adaptive.choose_delay`, or, once the target's retry budget is spent, as the
+non-retryable ``RetryBudgetExhausted`` error a workflow can ``catch`` or fall back on. With the
+default ``static`` policy, errors pass through untouched (Temporal's schedule applies) and the
+attempts still feed the scores and telemetry.
+
+Activity code: clocks, randomness and process-local state are fine here; workflows only ever
+see the error types and delays recorded in history. Documented in docs/resilience.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from opentelemetry import metrics, trace
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from activities.breaker import CIRCUIT_OPEN
+from activities.invoke import INVOKE_ACTIVITY, Invoker, InvokeRequest, scheme_of
+from policies.adaptive import Decision, RetryContext, choose_delay
+from policies.budget import RetryBudget
+from policies.scorer import AnomalyScorer, Attempt, Outcome, Score
+
+__all__ = [
+    "ADAPTIVE",
+    "RETRY_BUDGET_EXHAUSTED",
+    "THROTTLE_TYPES",
+    "TIMEOUT_TYPES",
+    "AdaptiveRetryInterceptor",
+    "DecisionRecord",
+    "ResilienceSettings",
+]
+
+ADAPTIVE = "adaptive"
+#: The typed, non-retryable error raised when a target's retry budget is spent.
+RETRY_BUDGET_EXHAUSTED = "RetryBudgetExhausted"
+#: Error types counted as throttling (besides any error that carries a Retry-After).
+THROTTLE_TYPES = frozenset(
+    {"Throttled", "TooManyRequests", "TooManyRequestsException", "ThrottlingException", "SlowDown"}
+)
+#: Error types counted as timeouts (besides a start-to-close or heartbeat timeout).
+TIMEOUT_TYPES = frozenset({"Timeout", "TimeoutError", "ReadTimeout", "TimeoutException"})
+#: The shortest delay handed to Temporal (0 would mean "use the policy's schedule").
+MIN_DELAY = 0.01
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class ResilienceSettings:
+    """The worker's adaptive-retry settings (all targets share them).
+
+    ``budget_ratio``/``budget_floor``/``budget_window``: the retry budget per target (retries
+    allowed in the window: ``floor + ratio * calls``); ``window``: latencies per target for the
+    median/MAD baseline; ``refit_interval``: seconds between background IsolationForest fits
+    (0: never); ``seed``: seeds the jitter (None: from the OS).
+    """
+
+    budget_ratio: float = 0.2
+    budget_floor: int = 3
+    budget_window: float = 10.0
+    window: int = 50
+    refit_interval: float = 5.0
+    seed: int | None = None
+
+    @classmethod
+    def from_env(cls) -> ResilienceSettings:
+        """Settings from ``NEXUS_RETRY_BUDGET_RATIO``, ``NEXUS_RETRY_BUDGET_FLOOR``,
+        ``NEXUS_RETRY_BUDGET_WINDOW`` and ``NEXUS_RETRY_REFIT_INTERVAL`` (else the defaults)."""
+        d = cls()
+        return cls(
+            budget_ratio=_env_float("NEXUS_RETRY_BUDGET_RATIO", d.budget_ratio),
+            budget_floor=int(_env_float("NEXUS_RETRY_BUDGET_FLOOR", d.budget_floor)),
+            budget_window=_env_float("NEXUS_RETRY_BUDGET_WINDOW", d.budget_window),
+            refit_interval=_env_float("NEXUS_RETRY_REFIT_INTERVAL", d.refit_interval),
+        )
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One retry decision, kept (bounded) for diagnostics and tests."""
+
+    target: str
+    function: str
+    workflow_id: str
+    attempt: int
+    error_type: str
+    policy: str
+    delay: float | None
+    reason: str
+    score: float
+    degraded: bool
+    at: float
+
+
+@dataclass
+class _Call:
+    """What the interceptor knows about the attempt it is running."""
+
+    target: str
+    function: str
+    policy: str
+    started: float
+    concurrency: int
+    info: activity.Info
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _seconds(value: timedelta | None) -> float:
+    return value.total_seconds() if value else 0.0
+
+
+class AdaptiveRetryInterceptor(Interceptor):
+    """Worker-level state and the activity interceptor of the adaptive retry policy.
+
+    Args:
+        invoker: the worker's ``nexus.invoke`` (for breaker keys and breakers); None: targets
+            are keyed by URI and no breaker is consulted.
+        settings: budget, window and refit settings.
+        scorer, budget: replace the defaults built from ``settings`` (e.g. in tests).
+        rng: the jitter's random source.
+        meter: the OpenTelemetry meter (default ``nexus.resilience``).
+        clock: a monotonic clock for scores and budgets; ``wall``: the epoch clock for
+            schedule-to-close deadlines.
+    """
+
+    def __init__(
+        self,
+        invoker: Invoker | None = None,
+        settings: ResilienceSettings | None = None,
+        *,
+        scorer: AnomalyScorer | None = None,
+        budget: RetryBudget | None = None,
+        rng: random.Random | None = None,
+        meter: metrics.Meter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings or ResilienceSettings()
+        s = self.settings
+        self.invoker = invoker
+        self.scorer = scorer or AnomalyScorer(window=s.window)
+        self.budget = budget or RetryBudget(s.budget_ratio, s.budget_floor, s.budget_window)
+        self.rng = rng or random.Random(s.seed)
+        self.clock = clock
+        self.wall = wall
+        self.decisions: deque[DecisionRecord] = deque(maxlen=10_000)
+        self._inflight: dict[str, int] = {}
+        self._scores: dict[str, Score] = {}
+        self._lock = threading.Lock()
+        self._links: dict[str, list[tuple[str, float, float]]] = {}
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._instrument(meter or metrics.get_meter("nexus.resilience"))
+
+    # --- telemetry ---------------------------------------------------------------------------
+
+    def _instrument(self, meter: metrics.Meter) -> None:
+        ref = weakref.ref(self)
+
+        def scores(_options: metrics.CallbackOptions) -> list[metrics.Observation]:
+            me = ref()
+            if me is None:
+                return []
+            with me._lock:
+                items = list(me._scores.items())
+            return [metrics.Observation(sc.value, {"target": t}) for t, sc in items]
+
+        def budgets(_options: metrics.CallbackOptions) -> list[metrics.Observation]:
+            me = ref()
+            if me is None:
+                return []
+            now = me.clock()
+            return [
+                metrics.Observation(me.budget.snapshot(t, now).remaining, {"target": t})
+                for t in me.scorer.targets()
+            ]
+
+        meter.create_observable_gauge(
+            "nexus.retry.score",
+            callbacks=[scores],
+            description="anomaly score of a function target, 0 (healthy) to 1",
+        )
+        meter.create_observable_gauge(
+            "nexus.retry.budget.remaining",
+            callbacks=[budgets],
+            description="retries a target's retry budget still allows in its window",
+        )
+        self._delay = meter.create_histogram(
+            "nexus.retry.delay", unit="s", description="retry delay chosen by the adaptive policy"
+        )
+        self._decisions = meter.create_counter(
+            "nexus.retry.decisions",
+            description="adaptive retry decisions by reason (blip, degraded, breaker-open, "
+            "retry-after, budget-exhausted, ...)",
+        )
+
+    # --- hooks -------------------------------------------------------------------------------
+
+    def link(
+        self, upstream: str, downstream: str, level: float = 0.5, duration: float = 30.0
+    ) -> None:
+        """When ``upstream`` fails while degraded, raise ``downstream``'s caution by ``level``
+        for ``duration`` seconds (upstream-failure correlation; targets as keyed here)."""
+        with self._lock:
+            self._links.setdefault(upstream, []).append((downstream, level, duration))
+
+    def score(self, target: str) -> Score:
+        """The target's score now."""
+        return self.scorer.score(target, self.clock())
+
+    # --- background refit ----------------------------------------------------------------------
+
+    def _ensure_refit_thread(self) -> None:
+        if self._thread is not None or self.settings.refit_interval <= 0:
+            return
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=_refit_loop,
+                args=(weakref.ref(self), self._stop, self._dirty, self.settings.refit_interval),
+                name="nexus-retry-refit",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop the background refit thread (it also ends when the interceptor is collected)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=5)
+
+    # --- the attempt ---------------------------------------------------------------------------
+
+    def target_of(self, request: InvokeRequest) -> str:
+        """The target key of a request: the breaker's key (the provider's), else its URI."""
+        if self.invoker is not None:
+            try:
+                provider = self.invoker.provider(scheme_of(request.uri))
+                if provider is not None:
+                    return provider.target_key(request)
+            except Exception:  # a provider that cannot load fails in the activity itself
+                pass
+        return request.uri
+
+    def begin(self, request: InvokeRequest) -> _Call:
+        info = activity.info()
+        target = self.target_of(request)
+        now = self.clock()
+        with self._lock:
+            concurrency = self._inflight.get(target, 0) + 1
+            self._inflight[target] = concurrency
+        if info.attempt <= 1:
+            self.budget.record_call(target, now)
+        self._ensure_refit_thread()
+        return _Call(target, request.function, request.retry_policy, now, concurrency, info)
+
+    def end(self, call: _Call, outcome: Outcome | None, retry_after: float | None = None) -> None:
+        now = self.clock()
+        with self._lock:
+            self._inflight[call.target] = max(self._inflight.get(call.target, 1) - 1, 0)
+        if outcome is not None:
+            self.scorer.record(
+                Attempt(
+                    call.target,
+                    call.started,
+                    now - call.started,
+                    outcome,
+                    call.concurrency,
+                    retry_after,
+                )
+            )
+            self._dirty.set()
+        sc = self.scorer.score(call.target, now)
+        with self._lock:
+            self._scores[call.target] = sc
+        call.extra["score"] = sc
+
+    def retry_context(self, call: _Call, retry_after: float | None) -> RetryContext:
+        info = call.info
+        policy = info.retry_policy
+        remaining: float | None = None
+        if info.schedule_to_close_timeout and info.scheduled_time:
+            deadline = info.scheduled_time + info.schedule_to_close_timeout
+            remaining = (
+                deadline - datetime.fromtimestamp(self.wall(), timezone.utc)
+            ).total_seconds()
+        breaker_remaining: float | None = None
+        if self.invoker is not None:
+            breaker = self.invoker.breakers.find(call.target)
+            if breaker is not None:
+                breaker_remaining = breaker.retry_in() or None
+        return RetryContext(
+            attempt=info.attempt,
+            max_attempts=policy.maximum_attempts if policy else None,
+            initial=_seconds(policy.initial_interval) if policy else 1.0,
+            maximum=_seconds(policy.maximum_interval) if policy else 0.0,
+            coefficient=policy.backoff_coefficient if policy else 2.0,
+            remaining=remaining,
+            breaker_remaining=breaker_remaining,
+            retry_after=retry_after,
+        )
+
+    def decide(self, call: _Call, error_type: str, retry_after: float | None) -> Decision:
+        """The adaptive decision for a failed, retryable attempt (budget included)."""
+        now = self.clock()
+        sc: Score = call.extra.get("score") or self.scorer.score(call.target, now)
+        ctx = self.retry_context(call, retry_after)
+        decision = choose_delay(sc, ctx, self.rng)
+        if decision.delay is not None and not self.budget.try_spend(call.target, now):
+            decision = Decision(None, "budget-exhausted")
+        if sc.degraded:
+            with self._lock:
+                links = list(self._links.get(call.target, ()))
+            for downstream, level, duration in links:
+                self.scorer.caution(downstream, level, now + duration)
+        self._note(call, error_type, decision, sc, now)
+        return decision
+
+    def _note(
+        self, call: _Call, error_type: str, decision: Decision, sc: Score, now: float
+    ) -> None:
+        reason = decision.reason.split(":", 1)[0]
+        attributes = {"target": call.target, "reason": reason}
+        self._decisions.add(1, attributes)
+        if decision.delay is not None:
+            self._delay.record(decision.delay, attributes)
+        self.decisions.append(
+            DecisionRecord(
+                call.target,
+                call.function,
+                call.info.workflow_id or "",
+                call.info.attempt,
+                error_type,
+                call.policy,
+                decision.delay,
+                decision.reason,
+                sc.value,
+                sc.degraded,
+                now,
+            )
+        )
+        call.extra["decision"] = decision
+
+    def annotate(self, call: _Call) -> None:
+        """Set the attempt's score, decision, budget and breaker on the current span."""
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        sc: Score | None = call.extra.get("score")
+        snap = self.budget.snapshot(call.target, self.clock())
+        attributes: dict[str, Any] = {
+            "nexus.retry.target": call.target,
+            "nexus.retry.policy": call.policy,
+            "nexus.retry.budget.remaining": snap.remaining,
+        }
+        if sc is not None:
+            attributes["nexus.retry.score"] = sc.value
+            attributes["nexus.retry.degraded"] = sc.degraded
+        decision: Decision | None = call.extra.get("decision")
+        if decision is not None:
+            attributes["nexus.retry.reason"] = decision.reason
+            if decision.delay is not None:
+                attributes["nexus.retry.delay"] = decision.delay
+        if self.invoker is not None:
+            breaker = self.invoker.breakers.find(call.target)
+            if breaker is not None:
+                attributes["nexus.breaker.state"] = breaker.state.value
+        span.set_attributes(attributes)
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _AdaptiveInbound(next, self)
+
+
+def _refit_loop(
+    ref: weakref.ReferenceType[AdaptiveRetryInterceptor],
+    stop: threading.Event,
+    dirty: threading.Event,
+    interval: float,
+) -> None:
+    while not stop.wait(interval):
+        me = ref()
+        if me is None:
+            return
+        if dirty.is_set():
+            dirty.clear()
+            try:
+                me.scorer.refit(me.clock())
+            except Exception:  # a failed fit only leaves the forest signal stale
+                pass
+        del me
+
+
+def _classify(exc: BaseException) -> tuple[str, Outcome, float | None]:
+    """(error type, outcome class, Retry-After seconds) of a failed attempt."""
+    if isinstance(exc, ApplicationError):
+        error_type = exc.type or "Error"
+        retry_after = _seconds(exc.next_retry_delay) if exc.next_retry_delay else None
+    else:
+        error_type, retry_after = type(exc).__name__, None
+    if error_type in THROTTLE_TYPES or retry_after is not None:
+        return error_type, Outcome.THROTTLED, retry_after
+    if error_type in TIMEOUT_TYPES:
+        return error_type, Outcome.TIMEOUT, None
+    return error_type, Outcome.ERROR, None
+
+
+def _rebuild(exc: BaseException, error_type: str, **kwargs: Any) -> ApplicationError:
+    """The same error (type, message, details) with new retry settings."""
+    if isinstance(exc, ApplicationError):
+        return ApplicationError(
+            exc.message, *exc.details, type=error_type, category=exc.category, **kwargs
+        )
+    return ApplicationError(str(exc), type=error_type, **kwargs)
+
+
+class _AdaptiveInbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, root: AdaptiveRetryInterceptor) -> None:
+        super().__init__(next)
+        self.root = root
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        request = input.args[0] if input.args else None
+        if activity.info().activity_type != INVOKE_ACTIVITY or not isinstance(
+            request, InvokeRequest
+        ):
+            return await super().execute_activity(input)
+        root = self.root
+        call = root.begin(request)
+        try:
+            result = await super().execute_activity(input)
+        except asyncio.CancelledError:
+            details = activity.cancellation_details()
+            timed_out = details is not None and details.timed_out
+            # A timed-out attempt's retry is the server's: only its score is ours.
+            root.end(call, Outcome.TIMEOUT if timed_out else None)
+            raise
+        except Exception as exc:
+            error = self._failed(call, exc)
+            if error is exc:
+                raise
+            raise error from exc
+        root.end(call, Outcome.OK)
+        root.annotate(call)
+        return result
+
+    def _failed(self, call: _Call, exc: Exception) -> BaseException:
+        root = self.root
+        error_type, outcome, retry_after = _classify(exc)
+        policy = call.info.retry_policy
+        non_retryable = (isinstance(exc, ApplicationError) and exc.non_retryable) or (
+            policy is not None and error_type in (policy.non_retryable_error_types or ())
+        )
+        if error_type == CIRCUIT_OPEN or non_retryable:
+            # Refused without a call, or the request was wrong: the target's health is unknown.
+            root.end(call, None)
+            root.annotate(call)
+            return exc
+        root.end(call, outcome, retry_after)
+        if call.policy != ADAPTIVE:
+            root.annotate(call)
+            return exc
+        if policy is not None and 0 < policy.maximum_attempts <= call.info.attempt:
+            # The last attempt: Temporal ends the retries; no budget is spent on it.
+            root.annotate(call)
+            return exc
+        decision = root.decide(call, error_type, retry_after)
+        root.annotate(call)
+        if decision.reason == "budget-exhausted":
+            snap = root.budget.snapshot(call.target, root.clock())
+            message = getattr(exc, "message", None) or str(exc)
+            return ApplicationError(
+                f"function '{call.function}': retry budget of '{call.target}' exhausted "
+                f"({snap.retries} retries in the last {root.budget.window:g}s, "
+                f"{snap.allowed:.1f} allowed for {snap.calls} calls); last error "
+                f"{error_type}: {message}",
+                {
+                    "function": call.function,
+                    "target": call.target,
+                    "attempt": call.info.attempt,
+                    "error": {"type": error_type, "message": message},
+                    "budget": {
+                        "calls": snap.calls,
+                        "retries": snap.retries,
+                        "allowed": round(snap.allowed, 3),
+                    },
+                },
+                type=RETRY_BUDGET_EXHAUSTED,
+                non_retryable=True,
+            )
+        if decision.delay is None:
+            # The next attempt would not fit the schedule-to-close time: fail now, same type.
+            return _rebuild(exc, error_type, non_retryable=True)
+        return _rebuild(
+            exc, error_type, next_retry_delay=timedelta(seconds=max(decision.delay, MIN_DELAY))
+        )
