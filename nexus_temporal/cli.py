@@ -352,6 +352,9 @@ async def _serve(args: argparse.Namespace) -> int:
         allow_policy_violations=args.allow_policy_violations,
     )
     prepare(config, registry)  # and so do functions that do not import
+    from workers.observability import Observability
+
+    observability = Observability.from_args(args)  # a bad OTEL_TRACES_EXPORTER stops us too
     server = None
     if args.command == "dev":
         from nexus_temporal.devserver import DevServer
@@ -370,9 +373,6 @@ async def _serve(args: argparse.Namespace) -> int:
             f"{server.address}; Web UI {server.ui_url}",
             flush=True,
         )
-    from workers.observability import Observability
-
-    observability = Observability.from_args(args)  # metrics runtime before any client
     try:
         await observability.start()
         client = observability.instrument(await _connect(args))

@@ -17,6 +17,8 @@ or a key file (the same entries, one per line, ``#`` comments; ``--codec-keys FI
 the new key first, keep the old ones until no history needs them. Key material is never logged
 or shown in a ``repr``.
 
+:func:`decrypt_history` decrypts a history fetched raw (for replay, audit or inspection).
+
 The codec runs in the client and in the worker process outside the workflow sandbox (the SDK
 encodes and decodes around workflow activations), so its random nonces do not affect replay.
 """
@@ -30,10 +32,14 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowHistory
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
@@ -244,3 +250,41 @@ def data_converter(keys: KeyRing | None) -> DataConverter:
         payload_codec=EncryptionCodec(keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def decrypt_payloads(message: Message, codec: EncryptionCodec) -> int:
+    """Decrypt, in place, every encrypted payload anywhere in ``message`` (a history event, a
+    failure, ...); returns how many. Raises :class:`CodecError` as :meth:`EncryptionCodec.decrypt`.
+    """
+    if isinstance(message, Payload):
+        original = codec.decrypt(message)
+        if original is message:
+            return 0
+        message.CopyFrom(original)
+        return 1
+    count = 0
+    for field, value in message.ListFields():
+        if field.type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        if isinstance(value, Message):
+            items: list[Any] = [value]
+        elif hasattr(value, "values"):  # a map field
+            items = list(value.values())
+        else:  # a repeated field
+            items = list(value)
+        for item in items:
+            if isinstance(item, Message):
+                count += decrypt_payloads(item, codec)
+    return count
+
+
+def decrypt_history(history: WorkflowHistory, codec: EncryptionCodec) -> WorkflowHistory:
+    """A copy of ``history`` (fetched raw from the server or loaded from a file) with its
+    payloads decrypted, for tools that read payloads themselves (replay, audit, export)."""
+    events = []
+    for event in history.events:
+        copy = type(event)()
+        copy.CopyFrom(event)
+        decrypt_payloads(copy, codec)
+        events.append(copy)
+    return WorkflowHistory(history.workflow_id, events)

@@ -195,6 +195,7 @@ async def _replay(args: argparse.Namespace) -> int:
         client = await _connect(args)
         histories = await fetch_histories(client, args.workflow_id or (), args.query)
         sources = [None] * len(histories)
+    histories = _decrypted(histories, args)
     # The SDK logs each failed replay with a traceback; the report says it in words.
     logging.getLogger("temporalio.worker").setLevel(logging.CRITICAL)
     reports = await replay(histories, registry, candidates=True, sources=sources)
@@ -218,6 +219,30 @@ async def _replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_INCOMPATIBLE if bad else 0
+
+
+def _decrypted(histories: list[WorkflowHistory], args: argparse.Namespace) -> list[WorkflowHistory]:
+    """Histories with their payloads decrypted when codec keys are configured (``--codec-keys``
+    or ``NEXUS_CODEC_KEYS[_FILE]``): the pin and function names live in encrypted payloads."""
+    from nexus_temporal.codec import (
+        CodecConfigError,
+        CodecError,
+        EncryptionCodec,
+        KeyRing,
+        decrypt_history,
+    )
+
+    try:
+        keys = KeyRing.load(settings_from_args(args).resolved().codec_keys)
+    except CodecConfigError as exc:
+        raise _Usage(str(exc)) from None
+    if keys is None:
+        return histories
+    codec = EncryptionCodec(keys)
+    try:
+        return [decrypt_history(history, codec) for history in histories]
+    except CodecError as exc:  # an unknown key id or a tampered payload
+        raise _Usage(f"cannot decrypt a history: {exc}") from None
 
 
 def _usage(message: str) -> int:

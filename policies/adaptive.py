@@ -75,17 +75,19 @@ class RetryContext:
 
 @dataclass(frozen=True)
 class Decision:
-    """The delay before the next attempt (None: do not retry) and why."""
+    """The delay before the next attempt (None: do not retry) and why; ``cap`` is the upper
+    bound the delay was drawn under (the jitter envelope; None when no retry)."""
 
     delay: float | None
     reason: str
+    cap: float | None = None
 
 
-def _fit(delay: float, reason: str, ctx: RetryContext) -> Decision:
+def _fit(delay: float, reason: str, ctx: RetryContext, cap: float | None = None) -> Decision:
     delay = max(delay, 0.0)
     if ctx.remaining is not None and delay >= ctx.remaining:
         return Decision(None, f"{reason}: no time left")
-    return Decision(delay, reason)
+    return Decision(delay, reason, delay if cap is None else cap)
 
 
 def choose_delay(score: Score, ctx: RetryContext, rng: random.Random) -> Decision:
@@ -100,9 +102,9 @@ def choose_delay(score: Score, ctx: RetryContext, rng: random.Random) -> Decisio
         return _fit(max(waits), "breaker-open" if breaker else "retry-after", ctx)
     if score.degraded:
         cap = min(ctx.exponential() * (1.0 + DEGRADED_STRETCH * score.value), ctx.ceiling)
-        return _fit(rng.uniform(0.0, cap), "degraded", ctx)
+        return _fit(rng.uniform(0.0, cap), "degraded", ctx, cap)
     quick = min(ctx.initial, ctx.ceiling)
-    return _fit(rng.uniform(0.5, 1.0) * quick, "blip", ctx)
+    return _fit(rng.uniform(0.5, 1.0) * quick, "blip", ctx, quick)
 
 
 def static_delay(ctx: RetryContext) -> Decision:

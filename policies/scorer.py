@@ -118,6 +118,8 @@ class AnomalyScorer:
         fast_half_life, slow_half_life: seconds over which idle error rates halve.
         threshold: ``value`` at or above which a target is ``degraded``.
         z_low, z_high: robust z mapped linearly onto a latency signal of 0 .. 1.
+        min_scale: the smallest latency spread (seconds) a z is measured in, and at least
+            ``rel_scale`` of the median: millisecond jitter of a fast target is not an anomaly.
         forest_history: feature vectors kept per target for the IsolationForest.
         forest_min_samples: vectors needed before the forest is fitted.
         forest_ttl: seconds a forest result stays valid after its fit.
@@ -147,6 +149,8 @@ class AnomalyScorer:
         threshold: float = 0.5,
         z_low: float = 2.0,
         z_high: float = 8.0,
+        min_scale: float = 0.01,
+        rel_scale: float = 0.1,
         forest_history: int = 256,
         forest_min_samples: int = 32,
         forest_ttl: float = 30.0,
@@ -164,6 +168,8 @@ class AnomalyScorer:
         self.threshold = threshold
         self.z_low = z_low
         self.z_high = max(z_high, z_low + 1e-9)
+        self.min_scale = min_scale
+        self.rel_scale = rel_scale
         self.forest_history = forest_history
         self.forest_min_samples = forest_min_samples
         self.forest_ttl = forest_ttl
@@ -246,7 +252,7 @@ class AnomalyScorer:
         ordered = sorted(values)
         median = _median(ordered)
         mad = _median(sorted(abs(v - median) for v in ordered))
-        scale = max(_MAD_SCALE * mad, 0.05 * median, 1e-3)
+        scale = max(_MAD_SCALE * mad, self.rel_scale * median, self.min_scale, 1e-9)
         recent = sorted(values[-self.recent :])
         return (_median(recent) - median) / scale
 

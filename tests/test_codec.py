@@ -177,3 +177,30 @@ def test_keys_from_env_file_and_settings(tmp_path: Path, monkeypatch: pytest.Mon
     via_env = ConnectionSettings().resolved().data_converter()
     assert isinstance(via_env.payload_codec, EncryptionCodec)
     assert via_env.payload_codec.keys.ids == ("k2", "k1")
+
+
+def test_decrypt_payloads_reaches_maps_lists_and_nested_messages() -> None:
+    from temporalio.api.common.v1 import Memo, Payloads
+    from temporalio.api.history.v1 import HistoryEvent
+
+    from nexus_temporal.codec import decrypt_payloads
+
+    keys, _ = ring("k1")
+    codec = EncryptionCodec(keys)
+
+    def sealed(text: str) -> Payload:
+        return codec.encrypt(Payload(metadata={"encoding": b"json/plain"}, data=text.encode()))
+
+    event = HistoryEvent(event_id=1)
+    started = event.workflow_execution_started_event_attributes
+    started.input.CopyFrom(Payloads(payloads=[sealed('"a"'), sealed('"b"')]))  # repeated
+    started.memo.CopyFrom(Memo(fields={"m": sealed('"c"')}))  # a map
+    started.continued_failure.encoded_attributes.CopyFrom(sealed('"d"'))  # nested
+    started.continued_failure.cause.application_failure_info.details.payloads.append(sealed('"e"'))
+    started.header.fields["plain"].CopyFrom(Payload(metadata={"encoding": b"json/plain"}))
+    assert decrypt_payloads(event, codec) == 5
+    assert ENCODING not in event.SerializeToString()
+    assert [p.data for p in started.input.payloads] == [b'"a"', b'"b"']
+    assert started.memo.fields["m"].data == b'"c"'
+    assert started.continued_failure.encoded_attributes.data == b'"d"'
+    assert decrypt_payloads(event, codec) == 0  # nothing left to decrypt

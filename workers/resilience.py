@@ -37,7 +37,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from activities.breaker import CIRCUIT_OPEN
 from activities.invoke import INVOKE_ACTIVITY, Invoker, InvokeRequest, scheme_of
-from policies.adaptive import Decision, RetryContext, choose_delay
+from policies.adaptive import Decision, RetryContext, choose_delay, static_delay
 from policies.budget import RetryBudget
 from policies.scorer import AnomalyScorer, Attempt, Outcome, Score
 
@@ -117,6 +117,9 @@ class DecisionRecord:
     score: float
     degraded: bool
     at: float
+    #: The jitter envelope the delay was drawn under, and Temporal's static delay here.
+    cap: float | None = None
+    static: float | None = None
 
 
 @dataclass
@@ -338,6 +341,7 @@ class AdaptiveRetryInterceptor(Interceptor):
         decision = choose_delay(sc, ctx, self.rng)
         if decision.delay is not None and not self.budget.try_spend(call.target, now):
             decision = Decision(None, "budget-exhausted")
+        call.extra["static"] = static_delay(ctx).delay
         if sc.degraded:
             with self._lock:
                 links = list(self._links.get(call.target, ()))
@@ -367,6 +371,8 @@ class AdaptiveRetryInterceptor(Interceptor):
                 sc.value,
                 sc.degraded,
                 now,
+                decision.cap,
+                call.extra.get("static"),
             )
         )
         call.extra["decision"] = decision

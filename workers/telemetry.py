@@ -174,7 +174,7 @@ def _one_line(span: ReadableSpan) -> str:
     took = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
     ctx = span.get_span_context()
     trace = f"{ctx.trace_id:032x}"[:12] if ctx else "?"
-    status = span.status.status_code.name.lower()
+    status = "error" if span.status.status_code == StatusCode.ERROR else "ok"
     return f"span {span.name} {took:.1f} ms trace={trace} {status}\n"
 
 

@@ -136,11 +136,9 @@ def observations_from_trace(records: Iterable[Any]) -> list[Observation]:
     """Observations from simulator :class:`CallRecord` values (or mappings with the same keys)."""
     out = []
     for r in records:
-        get = r.get if isinstance(r, dict) else lambda k, r=r: getattr(r, k)
+        d: dict[str, Any] = r if isinstance(r, dict) else r.__dict__
         out.append(
-            Observation(
-                str(get("execution")), str(get("node")), float(get("time")), bool(get("failed"))
-            )
+            Observation(str(d["execution"]), str(d["node"]), float(d["time"]), bool(d["failed"]))
         )
     return out
 

@@ -25,8 +25,17 @@ the target. :func:`retarget` does this on the YAML text.
 
 from __future__ import annotations
 
+from nexus_temporal.stepfunctions.callback import send_task_failure, send_task_success
 from nexus_temporal.stepfunctions.convert import Conversion, convert_asl, retarget
 from nexus_temporal.stepfunctions.load import AslError
 from nexus_temporal.stepfunctions.report import ReportItem
 
-__all__ = ["AslError", "Conversion", "ReportItem", "convert_asl", "retarget"]
+__all__ = [
+    "AslError",
+    "Conversion",
+    "ReportItem",
+    "convert_asl",
+    "retarget",
+    "send_task_failure",
+    "send_task_success",
+]

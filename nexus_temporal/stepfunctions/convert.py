@@ -472,10 +472,11 @@ class _StateCtx:
         return f"$merge([$data.vars, {body}])"
 
     def assign_block(self, result: str, raw: str = "$data.value") -> dict[str, Any]:
-        out: dict[str, Any] = {"value": self.value_after(result, raw)}
+        """``assign`` of a state whose ``$`` is its result (``$res`` in ``result``)."""
+        out: dict[str, Any] = {"value": bind_res(self.value_after(result, raw))}
         v = self.vars_after(result, raw)
         if v:
-            out["vars"] = v
+            out["vars"] = bind_res(v)
         return out
 
     # catch and retry ---------------------------------------------------------------------------
@@ -781,14 +782,11 @@ class _StateCtx:
             base = "$data.choice_input"
         env = self.env.at(base)
         rules = []
-        for rule in self.s["Choices"]:
-            rules.append({"when": condition(rule, env), "next": self.target_name(rule["Next"])})
+        for i, rule in enumerate(self.s["Choices"], start=1):
+            target = self.target_name(rule["Next"])
             if "Assign" in rule or "Output" in rule:
-                self.c.approx(
-                    self.asl,
-                    "a choice rule's Assign/Output is not carried; move it "
-                    "to a Pass state after the choice",
-                )
+                target = self._choice_effects(f"rule {i}", rule, target, base)
+            rules.append({"when": condition(rule, env), "next": target})
         out: dict[str, Any] = {
             "name": choice_name if pre else self.name,
             "type": "choice",
@@ -796,6 +794,8 @@ class _StateCtx:
         }
         if "Default" in self.s:
             out["default"] = self.target_name(self.s["Default"])
+            if "Assign" in self.s or "Output" in self.s:
+                out["default"] = self._choice_effects("default", self.s, out["default"], base)
         else:
             nomatch = self.helper("no match")
             out["default"] = nomatch
@@ -807,14 +807,26 @@ class _StateCtx:
                     "message": f"no choice rule of '{self.asl}' matched and it has no Default",
                 }
             )
-        if "Assign" in self.s or "Output" in self.s:
-            self.c.approx(
-                self.asl, "a Choice state's Assign/Output is not carried; move it to a Pass state"
-            )
         self.c.ok(self.asl, f"Choice → choice with {len(rules)} rule(s)")
         if pre:
             return [*pre, out]
         return [out]
+
+    def _choice_effects(self, role: str, where: dict[str, Any], target: str, base: str) -> str:
+        """A pass on the way from a choice to ``target`` carrying a rule's (or the Default's)
+        Assign and Output; returns its name."""
+        name = self.helper(role)
+        assign: dict[str, Any] = {}
+        if self.jsonata:
+            if "Output" in where:
+                assign["value"] = self.jsonata_expr(where["Output"])
+            if isinstance(where.get("Assign"), dict) and where["Assign"]:
+                assign["vars"] = f"$merge([$data.vars, {self.jsonata_expr(where['Assign'])}])"
+        elif isinstance(where.get("Assign"), dict) and where["Assign"]:
+            body = template(where["Assign"], self.env.at(base))
+            assign["vars"] = f"$merge([$data.vars, {body}])"
+        self.extra.append({"name": name, "type": "pass", "assign": assign, "next": target})
+        return name
 
     def convert_parallel(self) -> list[dict[str, Any]]:
         pre: list[dict[str, Any]] = []
@@ -853,8 +865,8 @@ class _StateCtx:
             "name": main_name if pre else self.name,
             "type": "parallel",
             "branches": branches,
-            "output": self._sel_of(collected),
-            "assign": self.assign_block("$", raw),
+            "output": bind_res(self._sel_of(collected)),
+            "assign": self.assign_block("$res", raw),
         }
         catch = self.catch_rules(raw)
         if catch:
@@ -870,9 +882,10 @@ class _StateCtx:
         return [*pre, out]
 
     def _sel_of(self, result: str) -> str:
+        """ResultSelector over ``result`` (JSONPath mode)."""
         if not self.jsonata and "ResultSelector" in self.s:
             sel = template(self.s["ResultSelector"], self.env.at("$r"))
-            return f"($r := {result}; {sel})"
+            return sel if result == "$r" else f"($r := {result}; {sel})"
         return result
 
     def convert_map(self) -> list[dict[str, Any]]:
@@ -905,3 +918,9 @@ def _reachable(states: dict[str, Any], start: str) -> set[str]:
         targets += [c.get("Next") for c in state.get("Catch") or [] if isinstance(c, dict)]
         todo.extend(t for t in targets if isinstance(t, str))
     return seen
+
+
+def bind_res(expr: str) -> str:
+    """Bind ``$res`` to ``$`` (the state's result) where an expression uses it: JSONata would
+    unwrap a one-item array ``$`` inside nested object constructors, a variable it keeps."""
+    return f"($res := $; {expr})" if "$res" in expr else expr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nexus_temporal.stepfunctions.convert import bind_res
 from nexus_temporal.stepfunctions.paths import Env, reference, template
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
     selector_key = "ItemSelector" if "ItemSelector" in s else "Parameters"
     item_env = Env(
         base=eff,
-        item="$",
+        item="$item",
         index="$index",
         state=ctx.asl,
         seeds=ctx.env.seeds,
@@ -84,13 +85,15 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
     if jsonata:
         from nexus_temporal.stepfunctions.jsonata_mode import default_states, jsonata_value
 
-        context = '$merge([$context, {"Map": {"Item": {"Value": $, "Index": $index}}}])'
+        context = '$merge([$context, {"Map": {"Item": {"Value": $item, "Index": $index}}}])'
         states = default_states(item_env, context=context)
-        item = jsonata_value(s["ItemSelector"], item_env, states) if "ItemSelector" in s else "$"
+        item = (
+            jsonata_value(s["ItemSelector"], item_env, states) if "ItemSelector" in s else "$item"
+        )
     elif selector_key in s:
         item = template(s[selector_key], item_env)
     else:
-        item = "$"
+        item = "$item"
     batcher = s.get("ItemBatcher")
     if isinstance(batcher, dict):
         size = batcher.get("MaxItemsPerBatch")
@@ -108,13 +111,13 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
                 if "BatchInput" in batcher
                 else None
             )
-            if item != "$":
+            if item != "$item":
                 ctx.c.approx(
                     ctx.asl,
                     "ItemSelector together with ItemBatcher: the selector is "
                     "not applied to batched items",
                 )
-            item = '{"Items": $' + (f', "BatchInput": {batch_input}' if batch_input else "") + "}"
+            item = '{"Items": $item' + (f', "BatchInput": {batch_input}' if batch_input else "") + "}"
             ctx.c.ok(ctx.asl, f"ItemBatcher → items partitioned into batches of {size}")
         if "MaxInputBytesPerBatch" in batcher:
             ctx.c.approx(
@@ -122,7 +125,7 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
                 "MaxInputBytesPerBatch is not carried: batches are bounded "
                 "by MaxItemsPerBatch only",
             )
-    out["input"] = f'{{"value": {item}, "vars": $data.vars}}'
+    out["input"] = f'($item := $; {{"value": {item}, "vars": $data.vars}})'
     # the item processor
     out["states"] = ctx.c.scope(processor, top=False, path=ctx.path + (processor_key,))
     concurrency = s.get("MaxConcurrency", 0)
@@ -167,11 +170,11 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
             "manifest, not Step Functions' manifest.json and result files)",
         )
         collect = False
-    collected = '$states_pluck($, "value")' if collect else "$"
+    collected = '$states_pluck($res, "value")' if collect else "$res"
     output = ctx._sel_of(collected)
-    if output != "$":
-        out["output"] = output
-    out["assign"] = ctx.assign_block("$")
+    if output != "$res":
+        out["output"] = bind_res(output)
+    out["assign"] = ctx.assign_block("$res")
     catch = ctx.catch_rules()
     if catch:
         out["catch"] = catch

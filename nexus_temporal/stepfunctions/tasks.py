@@ -14,12 +14,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from nexus_temporal.stepfunctions.paths import PathError, reference, template
+from nexus_temporal.stepfunctions.convert import bind_res
 
 if TYPE_CHECKING:
     from nexus_temporal.stepfunctions.convert import _StateCtx
 
 _LAMBDA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LAMBDA_WRAP = '{"ExecutedVersion": "$LATEST", "Payload": $, "StatusCode": 200}'
+LAMBDA_WRAP = '{"ExecutedVersion": "$LATEST", "Payload": $res, "StatusCode": 200}'
 TOKEN_SIGNAL = "task-token:{state}"
 
 
@@ -154,10 +155,10 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
     if callback:
         return _callback(ctx, task, what)
     ctx.timeouts(task)
-    output = ctx._sel_of(wrap or "$")
-    if output != "$":
-        task["output"] = output
-    task["assign"] = ctx.assign_block("$")
+    output = ctx._sel_of(wrap or "$res")
+    if output != "$res":
+        task["output"] = bind_res(output)
+    task["assign"] = ctx.assign_block("$res")
     catch = ctx.catch_rules()
     if catch:
         task["catch"] = catch
@@ -176,20 +177,20 @@ def _callback(ctx: _StateCtx, task: dict[str, Any], what: str) -> list[dict[str,
         task["catch"] = catch
     task["next"] = wait_name
     signal = signal_name(ctx.asl)
-    result = ctx._sel_of("$.output")
+    result = ctx._sel_of("$res.output")
     value = ctx.value_after(result)
     wait: dict[str, Any] = {
         "name": wait_name,
         "type": "wait",
         "signal": signal,
         "assign": {
-            "value": f"$exists($.output) ? {value} : $data.value",
+            "value": f"($res := $; $exists($res.output) ? {value} : $data.value)",
             "error": '$exists($.error) ? {"type": $.error, "message": $.cause} : null',
         },
     }
     vars_ = ctx.vars_after(result)
     if vars_:
-        wait["assign"]["vars"] = f"$exists($.output) ? {vars_} : $data.vars"
+        wait["assign"]["vars"] = f"($res := $; $exists($res.output) ? {vars_} : $data.vars)"
     if isinstance(s.get("TimeoutSeconds"), (int, float)):
         wait["timeout"] = f"{s['TimeoutSeconds']}s"
     elif "TimeoutSecondsPath" in s or "TimeoutSeconds" in s:
@@ -275,11 +276,11 @@ def _start_execution(ctx: _StateCtx, service: str, params: Any) -> list[dict[str
         "input": payload,
     }
     if service.endswith(".sync:2"):
-        wrap = '{"Output": $, "Status": "SUCCEEDED"}'
+        wrap = '{"Output": $res, "Status": "SUCCEEDED"}'
     elif service.endswith(".sync"):
-        wrap = '{"Output": $states_json_to_string($), "Status": "SUCCEEDED"}'
+        wrap = '{"Output": $states_json_to_string($res), "Status": "SUCCEEDED"}'
     elif service.endswith(".waitForTaskToken"):
-        wrap = "$"
+        wrap = "$res"
         ctx.c.approx(
             ctx.asl,
             "startExecution.waitForTaskToken: the parent waits for the "
@@ -287,11 +288,11 @@ def _start_execution(ctx: _StateCtx, service: str, params: Any) -> list[dict[str
         )
     else:
         out["detached"] = True
-        wrap = '{"ExecutionArn": $.workflow_id, "StartDate": $context.State.EnteredTime}'
+        wrap = '{"ExecutionArn": $res.workflow_id, "StartDate": $context.State.EnteredTime}'
     output = ctx._sel_of(wrap)
-    if output != "$":
-        out["output"] = output
-    out["assign"] = ctx.assign_block("$")
+    if output != "$res":
+        out["output"] = bind_res(output)
+    out["assign"] = ctx.assign_block("$res")
     catch = ctx.catch_rules()
     if catch:
         out["catch"] = catch

@@ -27,6 +27,7 @@ from temporalio.worker import (
 )
 
 from activities.config import ProvidersConfig
+from interpreters.workflow import bind
 from tests.helpers import adaptive_functions as fns
 from tests.helpers.run import registry_of, start
 from workers.config import WorkerConfig
@@ -158,13 +159,16 @@ async def test_brownout_adaptive_waits_longer_and_calls_less_than_static(
     assert sum(adaptive_calls) / 12 <= 0.5 * sum(static_calls) / 12, adaptive_calls
     gave_up = [r.get("gave_up") for r in adaptive_results]
     assert "RetryBudgetExhausted" in gave_up, adaptive_results
-    # The chosen delays grew: degraded backoffs are longer than the healthy-phase blips.
+    # The chosen delays grew: a degraded target's backoff envelope is several times the
+    # healthy-phase blips' and Temporal's static delay for the same attempt.
     brown = [d for d in interceptor.decisions if d.policy == "adaptive" and d not in blips]
-    degraded = [d.delay for d in brown if d.reason == "degraded" and d.delay is not None]
+    degraded = [d for d in brown if d.reason == "degraded" and d.delay is not None]
     assert len(degraded) >= 2, brown
-    blip_mean = sum(d.delay or 0.0 for d in blips) / len(blips)
-    assert all(0.1 <= (d.delay or 0) <= 0.2 for d in blips)  # uniform(0.5, 1) x 200ms
-    assert sum(degraded) / len(degraded) > 2 * blip_mean, (degraded, blip_mean)
+    assert all(0.1 <= (d.delay or 0) <= 0.2 and d.cap == 0.2 for d in blips)
+    for d in degraded:
+        assert d.cap is not None and d.static is not None and d.delay is not None
+        assert d.cap >= 3 * 0.2 and d.cap >= 3 * d.static, d  # x (1 + 4 x score >= 0.5)
+        assert 0.0 <= d.delay <= d.cap <= 2.0  # full jitter under the YAML maximum_interval
     assert any(d.reason == "budget-exhausted" for d in brown)
     assert score.degraded and score.error_slow > 0.3, score
     # The static target was scored too, but never had its delays changed.
@@ -235,15 +239,23 @@ async def test_scores_delays_and_budget_are_metrics_and_span_attributes(
     tracers = TracerProvider()
     tracers.add_span_processor(SimpleSpanProcessor(spans))
     settings = ResilienceSettings(seed=1, refit_interval=0)
-    async with adaptive_worker(env.client, settings, TELEMETRY) as (built, original):
-        # The same worker, rebuilt with a test meter and a recording span around activities.
-        interceptor = AdaptiveRetryInterceptor(original.invoker, settings, meter=meter)
-        config = built.config()
-        config["interceptors"] = [_SpanAround(tracers.get_tracer("test")), interceptor]
-        config["task_queue"] = f"{built.task_queue}-otel"
-        async with Worker(**config) as worker:
-            handle = await start(env.client, worker, "adaptive-telemetry", {})
-            assert (await handle.result())["Call"] == {"attempts": 2}
+    config = WorkerConfig(
+        task_queue=f"adaptive-{uuid.uuid4().hex[:10]}",
+        providers=ProvidersConfig(),
+        resilience=settings,
+    )
+    # The worker `nexus worker` builds, with a test meter and a recording span around activities.
+    registry = registry_of(TELEMETRY)
+    built = build_worker(env.client, config, registry).config()  # never started
+    (original,) = [i for i in built["interceptors"] if isinstance(i, AdaptiveRetryInterceptor)]
+    interceptor = AdaptiveRetryInterceptor(original.invoker, settings, meter=meter)
+    built["interceptors"] = [_SpanAround(tracers.get_tracer("test")), interceptor]
+    built["task_queue"] = f"{config.task_queue}-otel"
+    bind(env.client.namespace, built["task_queue"], registry, search_attributes=True)
+    async with Worker(**built) as worker:
+        handle = await start(env.client, worker, "adaptive-telemetry", {})
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result["Call"] == {"attempts": 2}
     target = f"{FN}:blip_once"
     data = reader.get_metrics_data()
     assert data is not None
@@ -260,7 +272,10 @@ async def test_scores_delays_and_budget_are_metrics_and_span_attributes(
     assert score.attributes == {"target": target} and 0.0 < score.value < 0.5
     (budget,) = points["nexus.retry.budget.remaining"]
     assert budget.value == 3 + 0.2 * 1 - 1  # floor + ratio x 1 call - 1 retry spent
-    failed, succeeded = sorted(spans.get_finished_spans(), key=lambda s: s.start_time or 0)
+    invoked = [
+        s for s in spans.get_finished_spans() if "nexus.retry.target" in (s.attributes or {})
+    ]
+    failed, succeeded = sorted(invoked, key=lambda s: s.start_time or 0)
     assert failed.attributes is not None and succeeded.attributes is not None
     assert failed.attributes["nexus.retry.reason"] == "blip"
     assert failed.attributes["nexus.retry.delay"] == delay.sum

@@ -25,10 +25,18 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from nexus_temporal.codec import KeyRing, data_converter, new_key
+from nexus_temporal.codec import (
+    ENCODING,
+    EncryptionCodec,
+    KeyRing,
+    data_converter,
+    decrypt_history,
+    new_key,
+)
 from nexus_temporal.devserver import DevServer, temporal_binary
+from nexus_temporal.replay import replay
 from tests.helpers.processes import ROOT, kill_group, nexus_cmd, spawn, wait_for_line
-from tests.helpers.run import nexus_worker, start
+from tests.helpers.run import nexus_worker, registry_of, start
 
 SECRET = "zq-SECRET-7f3a91c2-do-not-leak"
 TOKEN = "codec-test-token"
@@ -214,6 +222,17 @@ async def test_no_plaintext_in_history_and_codec_server_decodes(
     shown = _payloads(json.loads(out), "")
     assert shown and all(p["metadata"]["encoding"] != ENCRYPTED for p in shown)
 
+    # Tools that read payloads from a raw history (replay, audit) decrypt it first
+    keys = KeyRing.load(keys_file)
+    assert keys is not None
+    encrypted = await env.client.get_workflow_handle(fail_id).fetch_history()
+    readable = decrypt_history(encrypted, EncryptionCodec(keys))
+    text = History(events=readable.events).SerializeToString()
+    assert f"token {SECRET} rejected".encode() in text and ENCODING not in text
+    assert ENCODING in History(events=encrypted.events).SerializeToString()  # a copy
+    [report] = await replay([readable], registry_of(DEFINITION))
+    assert report.ok, report
+
     # The remote codec protocol as the Web UI speaks it
     async with httpx.AsyncClient(timeout=30) as http:
         reply = await http.post(
@@ -304,6 +323,16 @@ async def test_nexus_run_and_start_encrypt_with_codec_keys(
     raw, document = await _raw_history(env, wid)
     assert SECRET.encode() not in raw and _mentions(document, SECRET) == []
     assert _payloads(document)
+
+    # nexus replay reads the pin and function names from the payloads: it decrypts them
+    definition = tmp_path / "secret-keeper.yaml"
+    definition.write_text(DEFINITION)
+    replay_cmd = [*nexus_cmd("replay", "-d", str(definition), "--workflow-id", wid)]
+    replay_cmd += ["--address", _address(env)]
+    code, out, err = await _run(*replay_cmd, "--codec-keys", str(keys_file))
+    assert code == 0 and "compatible" in out, out + err
+    code, out, err = await _run(*replay_cmd)  # without the keys it cannot read the history
+    assert code != 0 and "Traceback" not in err, out + err
 
     # a key configuration mistake is a usage error naming the problem, never a traceback
     bad = tmp_path / "bad-keys.txt"

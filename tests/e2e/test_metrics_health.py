@@ -4,8 +4,11 @@ one endpoint, liveness and readiness probes; the real CLI in its own process."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
+import socket
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from tests.helpers.processes import kill_group, nexus_cmd, spawn, wait_for_line
+from tests.helpers.processes import ROOT, kill_group, nexus_cmd, spawn, wait_for_line
 from workers.health import Endpoints, Probes
 from workers.telemetry import free_port
 
@@ -173,3 +176,37 @@ async def test_readiness_waits_for_a_client_and_a_polling_worker() -> None:
             assert (await http.get(f"http://127.0.0.1:{port}/metrics")).status_code == 404
     finally:
         await endpoints.close()
+
+
+def test_bad_observability_settings_are_clear_errors(tmp_path: Path) -> None:
+    definition = tmp_path / "metered.yaml"
+    definition.write_text(FLOW)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OTEL_TRACES_EXPORTER": "jaeger"}
+    unknown = subprocess.run(
+        nexus_cmd("worker", str(definition)),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert unknown.returncode == 2, unknown.stderr
+    assert "unknown trace exporter 'jaeger'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = subprocess.run(
+            nexus_cmd(
+                "worker", str(definition), "--health-port", str(port), "--http-host", "127.0.0.1"
+            ),
+            cwd=ROOT,
+            env={**env, "OTEL_TRACES_EXPORTER": "none"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert taken.returncode == 1, taken.stderr
+    assert "nexus: error:" in taken.stderr and "Traceback" not in taken.stderr

@@ -88,19 +88,22 @@ async def test_web_ui_lists_a_nexus_workflow_by_type_with_state_summaries(
                     row = page.locator("tr", has=page.get_by_role("link", name=type_name))
                     await expect(row).to_have_count(1, timeout=UI_TIMEOUT_MS)
                     await expect(row).to_contain_text(handle.id)
-                    await expect(row).to_contain_text("Running")
+                    await expect(row).to_contain_text("Running", ignore_case=True)
                     await page.screenshot(path=str(tmp_path / "workflows.png"), full_page=True)
 
                     # Its page: the timeline labels the activity with its summary, the state.
                     await row.get_by_role("link", name=handle.id).click()
-                    await expect(page.get_by_text("nexus.invoke • Greet")).to_be_visible()
+                    await expect(page.get_by_text("nexus.invoke • Greet")).to_be_visible(
+                        timeout=UI_TIMEOUT_MS
+                    )
                     await page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
 
                     # Current details: the state it waits in, and how many are done.
+                    # (rendered from Markdown inside a sandboxed iframe).
                     await page.get_by_role("tab", name="User Metadata").click()
-                    details = page.get_by_text("Done: 1 states")
-                    await expect(details).to_be_visible()
-                    await expect(page.locator("code", has_text="Hold").first).to_be_visible()
+                    details = page.frame_locator("iframe").locator("body")
+                    await expect(details).to_contain_text("State: Hold", timeout=UI_TIMEOUT_MS)
+                    await expect(details).to_contain_text("Done: 1 states")
                     await page.screenshot(path=str(tmp_path / "details.png"), full_page=True)
                 finally:
                     await browser.close()

@@ -150,3 +150,14 @@ def test_static_delay_properties(c: RetryContext) -> None:
             assert decision.delay < c.remaining
         if not (c.retry_after and c.retry_after > 0):
             assert decision.delay <= c.ceiling
+
+
+def test_decision_reports_its_jitter_envelope() -> None:
+    blip = choose_delay(HEALTHY, ctx(), random.Random(0))
+    assert blip.cap == 1.0
+    degraded = choose_delay(DEGRADED, ctx(attempt=2), random.Random(0))
+    assert degraded.cap == min(2.0 * (1 + DEGRADED_STRETCH * 0.8), 60.0)
+    assert degraded.delay is not None and degraded.delay <= degraded.cap
+    waited = choose_delay(HEALTHY, ctx(retry_after=4.0), random.Random(0))
+    assert waited.cap == waited.delay == 4.0
+    assert choose_delay(HEALTHY, ctx(attempt=5), random.Random(0)).cap is None

@@ -183,3 +183,11 @@ def test_score_is_always_bounded(
         assert 0.0 <= rate <= 1.0
     assert 0.0 <= score.value <= 1.0
     assert score.degraded == (score.value >= scorer.threshold)
+
+
+def test_millisecond_jitter_of_a_fast_target_is_not_an_anomaly() -> None:
+    scorer = AnomalyScorer()
+    now = feed(scorer, "fast", [0.005] * 40 + [0.02] * 5)  # a busy machine, not a brownout
+    assert scorer.score("fast", now).latency_z < 2.0
+    now = feed(scorer, "fast", [0.15] * 5, start=now)
+    assert scorer.score("fast", now).latency_z > 8.0

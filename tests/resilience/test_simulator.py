@@ -19,9 +19,10 @@ QUIET = Scenario("quiet", "no fault", 60.0, 60.0)
 
 
 def test_same_seed_same_run_other_seed_other_run() -> None:
-    a = simulate(SCENARIOS["transient-20"], POLICIES["adaptive"], 3, forest_every=None)
-    b = simulate(SCENARIOS["transient-20"], POLICIES["adaptive"], 3, forest_every=None)
-    c = simulate(SCENARIOS["transient-20"], POLICIES["adaptive"], 4, forest_every=None)
+    wl = Workload(horizon=120.0)
+    a = simulate(SCENARIOS["transient-20"], POLICIES["adaptive"], 3, wl, forest_every=30.0)
+    b = simulate(SCENARIOS["transient-20"], POLICIES["adaptive"], 3, wl, forest_every=30.0)
+    c = simulate(SCENARIOS["transient-20"], POLICIES["adaptive"], 4, wl, forest_every=30.0)
     assert a.metrics == b.metrics
     assert a.decisions == b.decisions and a.invocations == b.invocations
     assert a.metrics != c.metrics

@@ -52,3 +52,13 @@ def sleepy(payload: Any) -> Any:
 
     time.sleep(payload["seconds"])
     return {"slept": payload["seconds"]}
+
+
+TOKENS: dict[str, str] = {}
+
+
+def record_token(payload: Any) -> Any:
+    """A stand-in for sqs:sendMessage.waitForTaskToken: remember the token for the test."""
+    with _lock:
+        TOKENS[payload["key"]] = payload["token"]
+    return {"MessageId": "m-1"}
