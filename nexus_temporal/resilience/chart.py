@@ -54,9 +54,10 @@ def bench_chart(report: dict[str, Any], path: str | Path) -> None:
             ax.set_ylim(0, top * 1.05)
         ax.set_xticks(range(len(scenarios)))
         ax.set_xticklabels(scenarios, rotation=20, fontsize=8)
-    axes[0].legend(ncol=len(policies), fontsize=8, loc="lower left")
-    fig.suptitle(f"nexus bench resilience ({report['mode']}, {report['seeds']} seeds)")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, ncol=len(policies), fontsize=8, loc="upper center")
+    fig.suptitle(f"nexus bench resilience ({report['mode']}, {report['seeds']} seeds)", y=0.995)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

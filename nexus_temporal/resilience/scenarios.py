@@ -9,7 +9,7 @@ healthy second provider that only the ``adaptive-fallback`` policy calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "FAULTED",
@@ -162,7 +162,8 @@ class PolicySpec:
     adaptive: bool = False
     breaker: bool = False
     fallback: bool = False
-    extra: dict[str, float] = field(default_factory=dict)
+    #: Upstream caution: an attempt that fails raises the later steps' scores by this level.
+    caution: float = 0.0
 
 
 ONSET, END = 60.0, 150.0
@@ -221,6 +222,16 @@ SCENARIOS: dict[str, Scenario] = {
             (Fault(ONSET, END, partial_rate=0.3),),
         ),
         Scenario(
+            "dependency",
+            "a shared dependency degrades: reserve 30% errors and charge latency x5, 90 s",
+            ONSET,
+            END,
+            (
+                Fault(ONSET, END, target="reserve", error_rate=0.3),
+                Fault(ONSET, END, latency_factor=5.0),
+            ),
+        ),
+        Scenario(
             "overload",
             "arrivals x3 for 30 s against charge's capacity (errors grow with load), then normal",
             ONSET,
@@ -241,6 +252,13 @@ POLICIES: dict[str, PolicySpec] = {
             "choose_delay over the anomaly score + retry budget + breaker",
             adaptive=True,
             breaker=True,
+        ),
+        PolicySpec(
+            "adaptive-caution",
+            "adaptive; a failed attempt raises the later steps' caution by 0.5 for 10 s",
+            adaptive=True,
+            breaker=True,
+            caution=0.5,
         ),
         PolicySpec(
             "adaptive-fallback",

@@ -235,8 +235,9 @@ class Simulator:
         breaker, budget: the circuit breaker settings and retry budget (their defaults).
         compensate_uncertain: also undo a step that failed for good (DSL: only completed
             steps are undone), since its last reply may have been lost after the side effect.
-        caution: when a step fails for good, raise the caution of the later steps' functions
-            by this level for ``caution_for`` seconds (adaptive policies; 0 disables it).
+        caution: when an attempt of a step fails, raise the caution of the later steps'
+            functions (``AnomalyScorer.caution``) by this level for ``caution_for`` seconds
+            (adaptive policies; None: the policy's ``caution``; 0 disables it).
     """
 
     def __init__(
@@ -248,7 +249,7 @@ class Simulator:
         *,
         forest_every: float | None = 30.0,
         trace: bool = False,
-        caution: float = 0.0,
+        caution: float | None = None,
         caution_for: float = 10.0,
         budget_mode: str = "drop",
         breaker: BreakerSettings | None = None,
@@ -261,7 +262,7 @@ class Simulator:
         self.workload = workload or Workload()
         self.forest_every = forest_every
         self.tracing = trace
-        self.caution_level = caution
+        self.caution_level = policy.caution if caution is None else caution
         self.caution_for = caution_for
         self.budget_mode = budget_mode
         self.compensate_uncertain = compensate_uncertain
@@ -387,7 +388,7 @@ class Simulator:
 
     def _workflow(self, wf: _Workflow) -> Process:
         done: list[tuple[Step, str]] = []
-        for i, step in enumerate(self.workload.steps):
+        for step in self.workload.steps:
             served = yield from self._step(wf, step)
             if served is None and self.compensate_uncertain and step.compensate:
                 # Not the DSL's semantics (§11): also undo the failed step itself, on every
@@ -396,11 +397,6 @@ class Simulator:
                 if step.fallback and self.policy.fallback:
                     done.append((step, step.fallback))
             if served is None:
-                if self.caution_level and self.scorer is not None:
-                    for later in self.workload.steps[i + 1 :]:
-                        self.scorer.caution(
-                            later.function, self.caution_level, self.now + self.caution_for
-                        )
                 for prior, provider in reversed(done):
                     yield from self._compensate(wf, prior, provider)
                 break
@@ -429,6 +425,17 @@ class Simulator:
             breaker = CircuitBreaker(target, self.breaker_settings, clock=lambda: self.now)
             self.breakers[target] = breaker
         return breaker
+
+    def _caution_downstream(self, step: Step) -> None:
+        """An upstream failure makes the later steps' functions look riskier for a while."""
+        if not self.caution_level or self.scorer is None:
+            return
+        steps = self.workload.steps
+        later = steps[steps.index(step) + 1 :] if step in steps else ()
+        for s in later:
+            for fn in (s.function, s.fallback):
+                if fn:
+                    self.scorer.caution(fn, self.caution_level, self.now + self.caution_for)
 
     def _count(self, reason: str) -> None:
         self.decisions[reason] = self.decisions.get(reason, 0) + 1
@@ -487,6 +494,7 @@ class Simulator:
                     self._record(wf, function, failed=failures > 0, attempts=attempt)
                     return True
                 retry_after = reply.retry_after
+                self._caution_downstream(step)
             failures += 1
             if not policy.retry:
                 self._record(wf, function, failed=True, attempts=attempt)

@@ -26,7 +26,9 @@ def parse_token(token: str) -> tuple[str, str]:
     """
     workflow_id, sep, state = token.rpartition(SEPARATOR)
     if not sep or not workflow_id or not state:
-        raise ValueError(f"{token!r} is not a NEXUS task token ('<workflow id>|task-token:<state>')")
+        raise ValueError(
+            f"{token!r} is not a NEXUS task token ('<workflow id>|task-token:<state>')"
+        )
     return workflow_id, f"task-token:{state}"
 
 

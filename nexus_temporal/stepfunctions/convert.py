@@ -345,11 +345,12 @@ class _Converter:
         reachable = _reachable(states, scope["StartAt"])
         for asl_name in states:
             if asl_name not in reachable:
-                self.approx(asl_name, "never reached (no Next, Default or Catch leads to it): "
-                            "left out, as NEXUS refuses unreachable states")
-        order = [scope["StartAt"]] + [
-            n for n in states if n != scope["StartAt"] and n in reachable
-        ]
+                self.approx(
+                    asl_name,
+                    "never reached (no Next, Default or Catch leads to it): "
+                    "left out, as NEXUS refuses unreachable states",
+                )
+        order = [scope["StartAt"]] + [n for n in states if n != scope["StartAt"] and n in reachable]
         names: dict[str, str] = {}
         for asl_name in order:
             names[asl_name] = self.unique(asl_name)

@@ -117,7 +117,9 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
                     "ItemSelector together with ItemBatcher: the selector is "
                     "not applied to batched items",
                 )
-            item = '{"Items": $item' + (f', "BatchInput": {batch_input}' if batch_input else "") + "}"
+            item = (
+                '{"Items": $item' + (f', "BatchInput": {batch_input}' if batch_input else "") + "}"
+            )
             ctx.c.ok(ctx.asl, f"ItemBatcher → items partitioned into batches of {size}")
         if "MaxInputBytesPerBatch" in batcher:
             ctx.c.approx(

@@ -13,8 +13,8 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from nexus_temporal.stepfunctions.paths import PathError, reference, template
 from nexus_temporal.stepfunctions.convert import bind_res
+from nexus_temporal.stepfunctions.paths import PathError, reference, template
 
 if TYPE_CHECKING:
     from nexus_temporal.stepfunctions.convert import _StateCtx

@@ -111,3 +111,18 @@ def test_run_metrics_on_four_workflows() -> None:
     agg = aggregate([m, replace(m, completion=1.0), replace(m, completion=0.0)])
     assert agg["completion"] == {"median": 0.5, "min": 0.0, "max": 1.0}
     assert agg["seeds"] == 3
+
+
+def test_upstream_caution_raises_the_downstream_score() -> None:
+    from nexus_temporal.resilience.simulator import Simulator
+
+    wl = Workload(horizon=160.0)
+    scenario = SCENARIOS["dependency"]  # reserve fails 30% of its calls from 60 s to 150 s
+    runs = {}
+    for name in ("adaptive", "adaptive-caution"):
+        sim = Simulator(scenario, POLICIES[name], 1, wl, forest_every=None)
+        sim.run()
+        assert sim.scorer is not None
+        runs[name] = sim.scorer.score("charge", 150.0).caution
+    # the last reserve failure (just before 150 s) raised charge's caution for 10 s
+    assert runs == {"adaptive": 0.0, "adaptive-caution": 0.5}

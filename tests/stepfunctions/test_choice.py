@@ -86,8 +86,12 @@ def test_and_or_not() -> None:
     rule = {
         "And": [
             {"Variable": "$.n", "NumericGreaterThan": 5},
-            {"Or": [{"Variable": "$.s", "StringEquals": "x"},
-                    {"Not": {"Variable": "$.b", "BooleanEquals": False}}]},
+            {
+                "Or": [
+                    {"Variable": "$.s", "StringEquals": "x"},
+                    {"Not": {"Variable": "$.b", "BooleanEquals": False}},
+                ]
+            },
         ]
     }
     assert check(rule) is True
@@ -102,9 +106,13 @@ async def test_choice_routes_and_no_match_fails(env: WorkflowEnvironment) -> Non
                 "Type": "Choice",
                 "Choices": [
                     {"Variable": "$.amount", "NumericGreaterThan": 100, "Next": "Big"},
-                    {"And": [{"Variable": "$.amount", "IsPresent": True},
-                             {"Variable": "$.amount", "NumericLessThanEquals": 100}],
-                     "Next": "Small"},
+                    {
+                        "And": [
+                            {"Variable": "$.amount", "IsPresent": True},
+                            {"Variable": "$.amount", "NumericLessThanEquals": 100},
+                        ],
+                        "Next": "Small",
+                    },
                 ],
             },
             "Big": {"Type": "Pass", "Result": "big", "End": True},

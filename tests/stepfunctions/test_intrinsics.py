@@ -13,8 +13,16 @@ from nexus_temporal.dsl.intrinsics import INTRINSICS
 from nexus_temporal.stepfunctions.paths import Env, reference
 from tests.stepfunctions.run import run_asl
 
-VALUE = {"name": "Ann", "n": 3, "list": [1, 2, 2, 3], "obj": {"a": 1}, "other": {"b": 2},
-         "csv": "a,b;c", "json": '{"x": [1]}', "b64": "aGVsbG8="}
+VALUE = {
+    "name": "Ann",
+    "n": 3,
+    "list": [1, 2, 2, 3],
+    "obj": {"a": 1},
+    "other": {"b": 2},
+    "csv": "a,b;c",
+    "json": '{"x": [1]}',
+    "b64": "aGVsbG8=",
+}
 CONTEXT = {"Execution": {"Id": "wf-1"}, "State": {"Visit": 1}}
 
 CASES: list[tuple[str, Any]] = [
@@ -75,7 +83,8 @@ async def test_intrinsics_run_in_a_workflow(env: WorkflowEnvironment) -> None:
             "Compute": {
                 "Type": "Pass",
                 "Parameters": {
-                    "msg.$": "States.Format('{} has {} items', $.name, States.ArrayLength($.items))",
+                    "msg.$": "States.Format('{} has {} items', $.name, "
+                    "States.ArrayLength($.items))",
                     "id.$": "States.UUID()",
                     "again.$": "States.UUID()",
                     "parts.$": "States.ArrayPartition($.items, 2)",
@@ -88,3 +97,23 @@ async def test_intrinsics_run_in_a_workflow(env: WorkflowEnvironment) -> None:
     assert result["msg"] == "cart has 3 items"
     assert result["parts"] == [[1, 2], [3]]
     assert len(result["id"]) == 36 and result["id"] != result["again"]
+
+
+async def test_context_and_functions_in_a_plain_definition(env: WorkflowEnvironment) -> None:
+    """The example of docs/dsl.md §8.6."""
+    from tests.helpers.run import execute, nexus_worker
+
+    yaml = """
+    name: context-demo
+    states:
+      - name: Stamp
+        type: pass
+        assign:
+          request: '$states_format("{}/{}", $context.Execution.Id, order_id)'
+          id: '$states_uuid($context.Execution.Id & "/Stamp")'
+          at: $context.State.EnteredTime
+    """
+    async with nexus_worker(env.client, yaml) as worker:
+        result = await execute(env.client, worker, "context-demo", {"order_id": "o-1"})
+    assert result["request"].startswith("t-") and result["request"].endswith("/o-1")
+    assert len(result["id"]) == 36 and result["at"].endswith("Z")

@@ -5,7 +5,6 @@ JSONata-mode machine with variables; each runs on the real dev server."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
@@ -54,8 +53,7 @@ async def test_inline_map_with_item_selector_and_context(env: WorkflowEnvironmen
     data = {"customer": "c-1", "orders": [{"qty": 1}, {"qty": [2][0]}, {"qty": 5}]}
     result = await run_asl(env.client, asl, data, {"Double": "double"})
     assert result["results"]["count"] == 3
-    assert result["results"]["all"][2] == {"n": 5, "index": 2, "customer": "c-1",
-                                            "out": {"d": 10}}
+    assert result["results"]["all"][2] == {"n": 5, "index": 2, "customer": "c-1", "out": {"d": 10}}
     assert result["orders"] == data["orders"]
 
 
@@ -72,8 +70,10 @@ async def test_legacy_iterator_and_item_batcher(env: WorkflowEnvironment) -> Non
                     "States": {
                         "Count": {
                             "Type": "Pass",
-                            "Parameters": {"size.$": "States.ArrayLength($.Items)",
-                                           "job.$": "$.BatchInput.job"},
+                            "Parameters": {
+                                "size.$": "States.ArrayLength($.Items)",
+                                "job.$": "$.BatchInput.job",
+                            },
                             "End": True,
                         }
                     },
@@ -117,12 +117,14 @@ async def test_wait_for_task_token_success_and_failure(env: WorkflowEnvironment)
             "Ask": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {"QueueUrl": "${Queue}", "key.$": "$.key",
-                               "token.$": "$$.Task.Token"},
+                "Parameters": {
+                    "QueueUrl": "${Queue}",
+                    "key.$": "$.key",
+                    "token.$": "$$.Task.Token",
+                },
                 "ResultPath": "$.answer",
                 "TimeoutSeconds": 60,
-                "Catch": [{"ErrorEquals": ["Rejected"], "ResultPath": "$.why",
-                           "Next": "Refused"}],
+                "Catch": [{"ErrorEquals": ["Rejected"], "ResultPath": "$.why", "Next": "Refused"}],
                 "End": True,
             },
             "Refused": {"Type": "Pass", "End": True},
@@ -168,8 +170,10 @@ async def test_start_execution_sync_runs_a_child_workflow(env: WorkflowEnvironme
             },
         },
     }
-    texts = (converted(parent, {}, name="parent"), converted(child, {"Greet": "greet"},
-                                                             name="Greeter"))
+    texts = (
+        converted(parent, {}, name="parent"),
+        converted(child, {"Greet": "greet"}, name="Greeter"),
+    )
     async with nexus_worker(env.client, *texts) as worker:
         handle = await start(env.client, worker, "parent", {"name": "kim"})
         assert await handle.result() == {"greeting": "hello kim", "status": "SUCCEEDED"}
@@ -189,8 +193,10 @@ async def test_jsonata_mode_with_variables(env: WorkflowEnvironment) -> None:
             "Call": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::lambda:invoke",
-                "Arguments": {"FunctionName": FN.format("Double"),
-                              "Payload": {"n": "{% $total %}"}},
+                "Arguments": {
+                    "FunctionName": FN.format("Double"),
+                    "Payload": {"n": "{% $total %}"},
+                },
                 "Assign": {"doubled": "{% $states.result.Payload.doubled %}"},
                 "Output": "{% $merge([$states.input, {'doubled': $states.result.Payload.doubled,"
                 " 'unset': $doubled}]) %}",
@@ -198,21 +204,31 @@ async def test_jsonata_mode_with_variables(env: WorkflowEnvironment) -> None:
             },
             "Check": {
                 "Type": "Choice",
-                "Choices": [{"Condition": "{% $doubled > 10 %}", "Assign": {"picked": "rule 1"},
-                             "Next": "Big"}],
+                "Choices": [
+                    {
+                        "Condition": "{% $doubled > 10 %}",
+                        "Assign": {"picked": "rule 1"},
+                        "Next": "Big",
+                    }
+                ],
                 "Default": "Small",
             },
-            "Big": {"Type": "Succeed",
-                    "Output": "{% {'size': 'big', 'total': $total, 'tag': $tag, 'picked': $picked,"
-                    " 'in': $states.input} %}"},
+            "Big": {
+                "Type": "Succeed",
+                "Output": "{% {'size': 'big', 'total': $total, 'tag': $tag, 'picked': $picked,"
+                " 'in': $states.input} %}",
+            },
             "Small": {"Type": "Fail", "Error": "TooSmall"},
         },
     }
     result = await run_asl(env.client, asl, {"prices": [2, 4]}, {"Double": "double"})
-    assert result == {"size": "big", "total": 6, "tag": "v1", "picked": "rule 1",
-                      "in": {"count": 2, "doubled": 12}}
+    assert result == {
+        "size": "big",
+        "total": 6,
+        "tag": "v1",
+        "picked": "rule 1",
+        "in": {"count": 2, "doubled": 12},
+    }
     with pytest.raises(WorkflowFailureError) as info:
         await run_asl(env.client, asl, {"prices": [1]}, {"Double": "double"})
     assert info.value.cause.type == "TooSmall"  # type: ignore[attr-defined]
-
-
