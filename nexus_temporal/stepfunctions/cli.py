@@ -77,7 +77,11 @@ def handle(args: argparse.Namespace) -> int:
         if out_dir.exists() and not out_dir.is_dir():
             print(f"nexus migrate: error: {out_dir} is not a directory", file=sys.stderr)
             return EXIT_USAGE
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"nexus migrate: error: cannot create {out_dir}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     invalid = inexact = 0
     for path in files:
         stem = definition_name(path)

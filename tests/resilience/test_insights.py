@@ -167,7 +167,9 @@ async def test_insights_on_histories_recorded_from_a_real_server(
     assert (ab["n_a"], ab["exposed"], ab["n_ab"], ab["n_b"], ab["total"]) == (8, 8, 8, 9, 24)
     assert ab["lift"] > 2.5
     assert ("fa", "fc") not in edges  # C fails in half the executions, A or not
-    assert "fa -->" not in mermaid.read_text() and 'n_fa -->|"lift' in mermaid.read_text()
+    graph = mermaid.read_text()
+    assert 'n_fa["fa"]' in graph and 'n_fa -->|"lift 2.7 (8/8 vs 9/24)"| n_fb' in graph
+    assert "| n_fc" not in graph
     assert png.read_bytes()[:4] == b"\x89PNG"
 
     text = run_cli(nexus_cmd("insights", "--history", str(tmp_path), "--scope", "execution"))
