@@ -132,15 +132,3 @@ def _verify(args: argparse.Namespace) -> int:
     head = (records[-1] or {}).get("hash")
     print(f"{args.file}: intact{signed}: {len(records)} records, head {head}{unchecked}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``audit`` on its own (``python -m nexus_temporal.audit_cli audit ...``)."""
-    parser = argparse.ArgumentParser(prog="nexus")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -103,15 +103,3 @@ def _json(v: Any) -> dict[str, Any]:
         "function": v.function,
         "policy": v.policy,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``lint`` on its own (``python -m nexus_temporal.lint_cli lint ...``)."""
-    parser = argparse.ArgumentParser(prog="nexus")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -248,15 +248,3 @@ def _decrypted(histories: list[WorkflowHistory], args: argparse.Namespace) -> li
 def _usage(message: str) -> int:
     print(f"nexus: error: {message}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run on its own (``python -m nexus_temporal.replay_cli replay ...``)."""
-    parser = argparse.ArgumentParser(prog="nexus")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
