@@ -17,6 +17,8 @@ from nexus_temporal.dsl.schema import CompensationSpec
 
 #: How much of the done/trail lists a continued-as-new run carries over.
 CARRIED_TRAIL = 500
+#: ``workflow.patched`` id: ``$context.Execution.Input`` is the input as given, not wrapped.
+RAW_INPUT_PATCH = "nexus-context-raw-input"
 
 
 @dataclass
@@ -75,6 +77,9 @@ class RunContext:
     pin: Any = None
     status: str = "running"
     search_attributes: bool = True
+    #: The workflow input as given, when it was not an object (``workflow_input`` wraps it).
+    raw_input: Any = None
+    input_wrapped: bool = False
 
     def bindings(self, data: Any, **extra: Any) -> dict[str, Any]:
         """JSONata ``$`` variables available in every expression."""
@@ -98,7 +103,7 @@ class RunContext:
                 "Id": info.workflow_id,
                 "Name": info.workflow_id,
                 "StartTime": _timestamp(info.start_time),
-                "Input": self.workflow_input,
+                "Input": self.execution_input(),
             },
             "StateMachine": {"Id": info.workflow_type, "Name": self.plan.name},
         }
@@ -111,6 +116,14 @@ class RunContext:
             }
         return out
 
+    def execution_input(self) -> Any:
+        """The workflow input exactly as given (Step Functions' ``$$.Execution.Input``): a
+        non-object input is not wrapped. Executions started before this read the wrapped
+        input, and keep doing so on replay."""
+        if self.input_wrapped and workflow.patched(RAW_INPUT_PATCH):
+            return self.raw_input
+        return self.workflow_input
+
     def idempotency_key(self, state: str) -> str:
         """Stable across retries and replays: workflow id, state, and visit number."""
         return f"{workflow.info().workflow_id}/{state}/{self.visits.get(state, 1)}"
@@ -119,7 +132,7 @@ class RunContext:
         """What a continued-as-new run needs to go on as the same logical execution."""
         from dataclasses import asdict
 
-        return {
+        out: dict[str, Any] = {
             "pin": asdict(self.pin),
             "input": self.workflow_input,
             "data": data,
@@ -133,6 +146,9 @@ class RunContext:
             "signals": self.signals,
             "maps": self.maps,
         }
+        if self.input_wrapped:
+            out["raw_input"] = self.raw_input
+        return out
 
     def restore(self, carry: dict[str, Any]) -> None:
         self.visits = dict(carry["visits"])
@@ -144,6 +160,8 @@ class RunContext:
         for name, values in carry["signals"].items():
             self.signals.setdefault(name, [])[:0] = values
         self.maps = dict(carry["maps"])
+        if "raw_input" in carry:
+            self.raw_input, self.input_wrapped = carry["raw_input"], True
 
     def snapshot(self) -> dict[str, Any]:
         """The ``nexus_state`` query result."""

@@ -26,6 +26,9 @@ class NexusError(Exception):
     state: str | None = None
     details: Any = None
     compensations: list[dict[str, Any]] = field(default_factory=list)
+    #: The original message where an enclosing state (a parallel) prefixed ``message``; None
+    #: when ``message`` is the original.
+    cause: str | None = None
 
     def __str__(self) -> str:
         where = f"state '{self.state}' failed: " if self.state else ""
@@ -36,6 +39,8 @@ class NexusError(Exception):
         out: dict[str, Any] = {"type": self.type, "message": self.message, "state": self.state}
         if self.details is not None:
             out["details"] = self.details
+        if self.cause is not None:
+            out["cause"] = self.cause
         return out
 
 

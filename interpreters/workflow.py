@@ -135,7 +135,8 @@ class NexusWorkflow:
         else:
             pin = await self._resolve(workflow.info().workflow_type)
         plan = _plan(binding.registry, pin.hash, f"'{pin.name}@{pin.version}'")
-        if carry is None and not isinstance(data, dict):
+        raw_input, wrapped = data, carry is None and not isinstance(data, dict)
+        if wrapped:
             data = {"input": data}
         ctx = RunContext(
             plan=plan,
@@ -144,6 +145,8 @@ class NexusWorkflow:
             signals=self.early_signals,
             search_attributes=binding.search_attributes,
             pin=pin,
+            raw_input=raw_input if wrapped else None,
+            input_wrapped=wrapped,
         )
         self.ctx = ctx
         start = plan.root.start

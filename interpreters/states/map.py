@@ -6,6 +6,12 @@ work (about 6 history events each) or more than ``FANOUT`` children: every histo
 below 10,240 events and pending work per execution stays bounded, whatever the item count.
 Items are processed in index order; each item's idempotency key is
 ``<root workflow id>/<state>/<index>``, stable across retries, crashes and replays.
+
+Failed items beyond ``tolerated_failures`` fail the map with ``MapToleranceExceeded``; with
+``on_item_failure: item_error`` and no tolerance, with the failed item of the lowest index
+instead (its type, message, details). That mode keeps the lowest-index failures in the
+summary and records each failure's details; it needs no ``workflow.patched`` guard, as only
+definitions that set the field (a new content hash) use it.
 """
 
 from __future__ import annotations
@@ -80,14 +86,33 @@ class Summary:
     parts: int = 0
     compensations: list[dict[str, Any]] = field(default_factory=list)
 
-    def merge(self, other: Summary) -> None:
+    def merge(self, other: Summary, *, by_index: bool = False) -> None:
         self.count += other.count
         self.failed += other.failed
-        self.failures = (self.failures + other.failures)[:KEEP_FAILURES]
+        self.failures = _kept(self.failures + other.failures, by_index)
         if self.results is not None and other.results is not None:
             self.results.extend(other.results)
         self.parts += other.parts
         self.compensations.extend(other.compensations)
+
+
+def _kept(failures: list[dict[str, Any]], by_index: bool) -> list[dict[str, Any]]:
+    """The failures a summary keeps: the first ``KEEP_FAILURES`` recorded, or (``by_index``)
+    those of the lowest item indexes."""
+    if by_index:
+        failures = sorted(failures, key=lambda f: int(f["index"]))
+    return failures[:KEEP_FAILURES]
+
+
+def _item_errors(state: MapState) -> bool:
+    """``on_item_failure: item_error`` applies: no failure is tolerated."""
+    if state.on_item_failure != "item_error":
+        return False
+    tolerance = state.tolerated_failures
+    if isinstance(tolerance, str):
+        text = tolerance.strip().rstrip("%").strip()
+        return float(text or 0) == 0
+    return tolerance == 0
 
 
 def _source(state: MapState) -> dict[str, Any] | None:
@@ -138,6 +163,15 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
     )
     summary = await run_range(state, job, ctx)
     ctx.compensations.extend(PendingCompensation.from_json(c) for c in summary.compensations)
+    if summary.failed > job.tolerated and _item_errors(state) and summary.failures:
+        item = min(summary.failures, key=lambda f: int(f["index"]))
+        raise NexusError(
+            str(item["type"]),
+            str(item["message"]),
+            state.name,
+            item.get("details"),
+            cause=item.get("cause"),
+        )
     if summary.failed > job.tolerated:
         first = sorted(summary.failures, key=lambda f: int(f["index"]))[:5]
         listed = ", ".join(f"item {f['index']}: {f['type']}: {f['message']}" for f in first)
@@ -247,7 +281,7 @@ async def _fan_out(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
     total = Summary(results=[] if state.results == "collect" else None)
     for s in summaries:
         assert s is not None
-        total.merge(s)
+        total.merge(s, by_index=_item_errors(state))
     return total
 
 
@@ -279,6 +313,7 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
     scope = ctx.plan.scopes.get(f"{state.name}/item")
     next_unit = 0
     before = len(ctx.compensations)
+    item_errors = _item_errors(state)
 
     async def one(offset: int, chunk: list[Any]) -> None:
         index = job.start + offset
@@ -342,10 +377,20 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
             _show(job.state, progress)
             for k in range(len(chunk)):
                 results[offset + k] = {"error": {"type": err.type, "message": err.message}}
-                if len(summary.failures) < KEEP_FAILURES:
-                    summary.failures.append(
-                        {"index": index + k, "type": err.type, "message": err.message}
-                    )
+                failure: dict[str, Any] = {
+                    "index": index + k,
+                    "type": err.type,
+                    "message": err.message,
+                }
+                if item_errors:
+                    # the whole error, for the map to fail with; the lowest indexes are kept
+                    if err.details is not None:
+                        failure["details"] = err.details
+                    if err.cause is not None:
+                        failure["cause"] = err.cause
+                    summary.failures = _kept([*summary.failures, failure], by_index=True)
+                elif len(summary.failures) < KEEP_FAILURES:
+                    summary.failures.append(failure)
 
     async def worker() -> None:
         nonlocal next_unit

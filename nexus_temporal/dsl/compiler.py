@@ -657,6 +657,25 @@ def _check_state(
         ]
     elif isinstance(state, SucceedState):
         exprs.append((("output",), state.output))
+    elif isinstance(state, FailState):
+        for fixed, computed in (("error", "error_expr"), ("message", "message_expr")):
+            expression = getattr(state, computed)
+            if expression is None:
+                continue
+            exprs.append(((computed,), expression))
+            if fixed in state.model_fields_set:
+                issues.append(
+                    _issue(
+                        doc,
+                        spath + (computed,),
+                        f"a fail state takes '{fixed}' or '{computed}', not both",
+                        state=state.name,
+                        key=True,
+                        code="fail-kind",
+                        hint=f"keep '{computed}' to compute the value at run time, or "
+                        f"'{fixed}' for a fixed one",
+                    )
+                )
     elif isinstance(state, WaitState):
         given = [f for f in ("duration", "until", "signal") if getattr(state, f) is not None]
         if len(given) != 1:

@@ -2,10 +2,10 @@
 
 The 18 ASL intrinsic functions (``States.Format`` → ``$states_format`` ...), plus the helpers
 the Step Functions importer generates (``$states_jsonpath``, ``$states_set``,
-``$states_error``, ``$states_pluck``). All of them are deterministic: ``$states_uuid`` and
-``$states_math_random`` derive their value from a seed (the importer passes the workflow id,
-the state and its visit number), so a replay computes the same value. Documented in
-docs/dsl.md §8.6.
+``$states_error``, ``$states_cause``, ``$states_pluck``). All of them are deterministic:
+``$states_uuid`` and ``$states_math_random`` derive their value from a seed (the importer
+passes the workflow id, the state and its visit number), so a replay computes the same value.
+Documented in docs/dsl.md §8.6.
 """
 
 from __future__ import annotations
@@ -218,6 +218,33 @@ def states_uuid(seed: Any = None) -> str:
 def states_error(error_type: Any) -> Any:
     """The Step Functions name of a NEXUS error type (``Timeout`` → ``States.Timeout``)."""
     return ERROR_NAMES.get(error_type, error_type) if isinstance(error_type, str) else error_type
+
+
+def states_cause(error: Any) -> Any:
+    """The Step Functions ``Cause`` of a NEXUS error object (docs/dsl.md §10.1): the original
+    error's message, unprefixed by enclosing parallel states (``cause``); for a Lambda error
+    (``details`` with ``errorType``), the JSON ``{"errorMessage", "errorType"}`` as in Step
+    Functions."""
+    seen = 0
+    while (
+        isinstance(error, dict)
+        and error.get("cause") is not None
+        and isinstance(error.get("details"), dict)
+        and "type" in error["details"]
+        and seen < 100
+    ):
+        error, seen = error["details"], seen + 1  # a parallel's details: the branch's error
+    if not isinstance(error, dict):
+        return None
+    details = error.get("details")
+    if isinstance(details, dict) and details.get("errorType"):
+        lambda_error = {
+            "errorMessage": details.get("errorMessage"),
+            "errorType": details["errorType"],
+        }
+        return states_json_to_string({k: v for k, v in lambda_error.items() if v is not None})
+    cause = error.get("cause")
+    return cause if cause is not None else error.get("message")
 
 
 def states_set(target: Any, path: Any, value: Any) -> Any:
@@ -461,6 +488,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "states_string_split": states_string_split,
     "states_uuid": states_uuid,
     "states_error": states_error,
+    "states_cause": states_cause,
     "states_set": states_set,
     "states_pluck": states_pluck,
     "states_values": states_values,

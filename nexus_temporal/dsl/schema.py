@@ -69,6 +69,11 @@ class RetrySpec(Model):
         description="static: Temporal's exponential schedule; adaptive: the worker chooses each "
         "delay from the target's anomaly score, within a retry budget (docs/resilience.md).",
     )
+    jitter: Literal["none", "full"] = Field(
+        "none",
+        description="full: each delay is drawn uniformly between 0 and the backoff delay "
+        "(Step Functions' JitterStrategy FULL); attempts are then separate activities.",
+    )
 
     _d = field_validator("initial_interval", "maximum_interval", mode="before")(_positive_duration)
 
@@ -289,6 +294,11 @@ class MapState(StateBase):
     tolerated_failures: int | str = Field(
         0, description="Failed items tolerated: a count, or a percentage such as '5%'."
     )
+    on_item_failure: Literal["tolerance_error", "item_error"] = Field(
+        "tolerance_error",
+        description="Failed items beyond the tolerance: fail with MapToleranceExceeded, or "
+        "(item_error, when no failure is tolerated) with the first failed item's own error.",
+    )
     results: Literal["collect", "discard", "store"] = "collect"
     result_store: str | None = Field(
         None,
@@ -334,6 +344,12 @@ class FailState(StateBase):
     type: Literal["fail"] = "fail"
     error: str = "Failed"
     message: str | None = None
+    error_expr: str | None = Field(
+        None, description="JSONata over the data giving the error type (instead of 'error')."
+    )
+    message_expr: str | None = Field(
+        None, description="JSONata over the data giving the message (instead of 'message')."
+    )
 
 
 State = Annotated[

@@ -55,9 +55,16 @@ def bench_chart(report: dict[str, Any], path: str | Path) -> None:
         ax.set_xticks(range(len(scenarios)))
         ax.set_xticklabels(scenarios, rotation=20, fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, ncol=len(policies), fontsize=8, loc="upper center")
+    fig.legend(
+        handles,
+        labels,
+        ncol=len(policies),
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.965),
+    )
     fig.suptitle(f"nexus bench resilience ({report['mode']}, {report['seeds']} seeds)", y=0.995)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -2,11 +2,13 @@
 
 How the ASL data model is carried: the NEXUS data of a migrated workflow is an envelope
 ``{"value": <the ASL state value>, "vars": {<ASL variables>}}``. A first state ``(start)``
-wraps the workflow input; every state reads ``$data.value`` and writes ``value`` (tasks through
-``assign``, so nothing is stored under state names); top-level ends go through ``(end)``, which
-returns ``value`` as the workflow result. Each ASL state becomes one NEXUS state of the same
-name, plus helper states named ``<state> (<role>)`` where one is not enough (catchers, a
-Parallel's effective input, a callback wait, a Choice without Default).
+wraps the workflow input exactly as given (``$context.Execution.Input``: a list or a string
+too, where the NEXUS data would be ``{"input": ...}``); every state reads ``$data.value`` and
+writes ``value`` (tasks through ``assign``, so nothing is stored under state names); top-level
+ends go through ``(end)``, which returns ``value`` as the workflow result. Each ASL state
+becomes one NEXUS state of the same name, plus helper states named ``<state> (<role>)`` where
+one is not enough (catchers, a Parallel's effective input, a callback wait, a Choice without
+Default or reading a missing path, a top-level Parallel's uncaught failure).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ _LAMBDA_ARN = re.compile(
 _SERVICE = re.compile(r"^arn:aws[\w-]*:states:::(?P<service>.+)$")
 _ACTIVITY = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:activity:(?P<name>.+)$")
 _STATE_MACHINE = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:stateMachine:(?P<name>[^:]+)")
+#: What a Catch hands on: ASL's ``{"Error", "Cause"}`` of the caught NEXUS error object.
+ERROR_OUTPUT = '{"Error": $states_error($data.error.type), "Cause": $states_cause($data.error)}'
 
 
 @dataclass(frozen=True)
@@ -300,7 +304,7 @@ class _Converter:
             "name": START,
             "type": "pass",
             "description": "Step Functions data: the ASL state value lives under 'value'.",
-            "output": '{"value": $}',
+            "output": '{"value": $context.Execution.Input}',
             "next": states[0]["name"],
         }
         body = [head, *states]
@@ -512,12 +516,7 @@ class _StateCtx:
         return ["*"] if "*" in out else out
 
     def catch_pass(self, name: str, catcher: dict[str, Any], raw: str) -> dict[str, Any]:
-        error_output = (
-            '{"Error": $states_error($data.error.type), "Cause": '
-            "($data.error.details.errorType ? $states_json_to_string("
-            '{"errorMessage": $data.error.details.errorMessage, '
-            '"errorType": $data.error.details.errorType}) : $data.error.message)}'
-        )
+        error_output = ERROR_OUTPUT
         if self.jsonata:
             states = {"input": raw, "errorOutput": error_output}
             value = (
@@ -586,10 +585,6 @@ class _StateCtx:
                 for m in ERROR_TYPES.get(n, [n]):
                     if m not in retry_on:
                         retry_on.append(m)
-        if chosen.get("JitterStrategy") == "FULL":
-            self.c.approx(
-                self.asl, "JitterStrategy FULL is not available: retries back off without jitter"
-            )
         spec: dict[str, Any] = {
             "max_attempts": int(chosen.get("MaxAttempts", 3)) + 1,
             "initial_interval": _seconds(chosen.get("IntervalSeconds", 1)),
@@ -598,6 +593,9 @@ class _StateCtx:
                 _seconds(chosen["MaxDelaySeconds"]) if "MaxDelaySeconds" in chosen else None
             ),
         }
+        if chosen.get("JitterStrategy") == "FULL":
+            spec["jitter"] = "full"
+            self.c.ok(self.asl, "JitterStrategy FULL → retry jitter: full")
         non_retryable = [n for n in dict.fromkeys(non_retryable) if n not in ("*",)]
         if non_retryable:
             spec["non_retryable"] = non_retryable
@@ -614,7 +612,13 @@ class _StateCtx:
                 "a dynamic timeout (TimeoutSecondsPath or an expression) is "
                 "not carried: NEXUS timeouts are static; set 'timeout' on the state",
             )
-        if "HeartbeatSeconds" in self.s or "HeartbeatSecondsPath" in self.s:
+        beat = self.s.get("HeartbeatSeconds")
+        if heartbeat_ok and isinstance(beat, (int, float)) and not isinstance(beat, bool):
+            # An activity worker heartbeats (SendTaskHeartbeat): the Temporal activity that
+            # stands for it gets the same heartbeat timeout (activity.heartbeat()).
+            out["heartbeat"] = _seconds(beat)
+            self.c.ok(self.asl, f"HeartbeatSeconds → heartbeat: {_seconds(beat)}")
+        elif "HeartbeatSeconds" in self.s or "HeartbeatSecondsPath" in self.s:
             self.c.approx(
                 self.asl,
                 "HeartbeatSeconds is dropped: NEXUS functions do not send "
@@ -683,25 +687,26 @@ class _StateCtx:
         return [out]
 
     def convert_fail(self) -> list[dict[str, Any]]:
+        from nexus_temporal.stepfunctions.jsonata_mode import is_expression
+        from nexus_temporal.stepfunctions.paths import reference
+
         out: dict[str, Any] = {"name": self.name, "type": "fail"}
-        error, cause = self.s.get("Error"), self.s.get("Cause")
-        if isinstance(error, str) and not error.startswith("{%"):
-            out["error"] = error
-        if isinstance(cause, str) and not cause.startswith("{%"):
-            out["message"] = cause
-        dynamic = [k for k in ("ErrorPath", "CausePath") if k in self.s] + [
-            k
-            for k in ("Error", "Cause")
-            if isinstance(self.s.get(k), str) and self.s[k].startswith("{%")
-        ]
+        dynamic: list[str] = []
+        for key, fixed, computed in (
+            ("Error", "error", "error_expr"),
+            ("Cause", "message", "message_expr"),
+        ):
+            value = self.s.get(key)
+            if self.jsonata and is_expression(value):
+                out[computed] = self.jsonata_expr(value)
+                dynamic.append(key)
+            elif isinstance(value, str):
+                out[fixed] = value
+            elif not self.jsonata and isinstance(self.s.get(f"{key}Path"), str):
+                out[computed] = reference(self.s[f"{key}Path"], self.env)
+                dynamic.append(f"{key}Path")
         if dynamic:
-            out.setdefault("error", "States.Fail")
-            self.c.approx(
-                self.asl,
-                f"{', '.join(dynamic)} computed at run time: a NEXUS fail "
-                "state has a static error and message; it fails with "
-                f"'{out['error']}'",
-            )
+            self.c.ok(self.asl, f"Fail → fail with {', '.join(dynamic)} computed at run time")
         else:
             self.c.ok(self.asl, "Fail → fail")
         return [out]
@@ -761,7 +766,7 @@ class _StateCtx:
         return [out]
 
     def convert_choice(self) -> list[dict[str, Any]]:
-        from nexus_temporal.stepfunctions.choice import condition
+        from nexus_temporal.stepfunctions.choice import condition, invalid, paths_read
 
         pre: list[dict[str, Any]] = []
         base = "$data.value"
@@ -783,11 +788,28 @@ class _StateCtx:
             base = "$data.choice_input"
         env = self.env.at(base)
         rules = []
+        invalid_path: str | None = None
         for i, rule in enumerate(self.s["Choices"], start=1):
             target = self.target_name(rule["Next"])
             if "Assign" in rule or "Output" in rule:
                 target = self._choice_effects(f"rule {i}", rule, target, base)
+            bad = invalid(rule, env)
+            if bad is not None:
+                if invalid_path is None:
+                    invalid_path = self.helper("invalid path")
+                rules.append({"when": bad, "next": invalid_path})
             rules.append({"when": condition(rule, env), "next": target})
+        if invalid_path is not None:
+            read = dict.fromkeys(p for r in self.s["Choices"] for p in paths_read(r))
+            self.extra.append(
+                {
+                    "name": invalid_path,
+                    "type": "fail",
+                    "error": "States.Runtime",
+                    "message": f"Invalid path: a choice rule of '{self.asl}' reads a path "
+                    f"that is not in its input (one of {', '.join(read)})",
+                }
+            )
         out: dict[str, Any] = {
             "name": choice_name if pre else self.name,
             "type": "choice",
@@ -808,7 +830,7 @@ class _StateCtx:
                     "message": f"no choice rule of '{self.asl}' matched and it has no Default",
                 }
             )
-        self.c.ok(self.asl, f"Choice → choice with {len(rules)} rule(s)")
+        self.c.ok(self.asl, f"Choice → choice with {len(self.s['Choices'])} rule(s)")
         if pre:
             return [*pre, out]
         return [out]
@@ -870,6 +892,22 @@ class _StateCtx:
             "assign": self.assign_block("$res", raw),
         }
         catch = self.catch_rules(raw)
+        if self.top and not any(rule["errors"] == ["*"] for rule in catch):
+            # An uncaught branch failure fails the execution with the branch's own cause, as
+            # in Step Functions (the parallel state's message names the branch).
+            rethrow = self.helper("failed")
+            catch.append({"errors": ["*"], "next": rethrow})
+            self.extra.append(
+                {
+                    "name": rethrow,
+                    "type": "fail",
+                    "description": f"An uncaught failure of '{self.asl}', with the branch's "
+                    "own error type and message.",
+                    "error_expr": "$data.error.type",
+                    "message_expr": "$exists($data.error.cause) ? $data.error.cause : "
+                    "$data.error.message",
+                }
+            )
         if catch:
             out["catch"] = catch
         if self.s.get("Retry"):

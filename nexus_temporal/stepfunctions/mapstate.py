@@ -152,6 +152,12 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
         )
     ):
         ctx.c.approx(ctx.asl, "a computed failure tolerance is not carried (none tolerated)")
+    declared = [k for k in s if k.startswith("ToleratedFailure")]
+    if not declared:
+        # A failed item fails the Map with that item's error, as in Step Functions; a declared
+        # tolerance, once exceeded, fails it with States.ExceedToleratedFailureThreshold
+        # (MapToleranceExceeded).
+        out["on_item_failure"] = "item_error"
     if "tolerated_failures" in out:
         ctx.c.approx(
             ctx.asl,

@@ -154,7 +154,7 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
     task["retry"] = ctx.retry()
     if callback:
         return _callback(ctx, task, what)
-    ctx.timeouts(task)
+    ctx.timeouts(task, heartbeat_ok=bool(_ACTIVITY.match(resource)))
     output = ctx._sel_of(wrap or "$res")
     if output != "$res":
         task["output"] = bind_res(output)

@@ -63,7 +63,7 @@ def test_chart_is_a_png_and_usage_errors_exit_2(tmp_path: Path) -> None:
             "bench",
             "resilience",
             "--scenario",
-            "outage",
+            "transient-1",
             "--policy",
             "static",
             "--policy",
@@ -76,7 +76,9 @@ def test_chart_is_a_png_and_usage_errors_exit_2(tmp_path: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "| transient-1 | static |" in proc.stdout and "| transient-1 | no-retry |" in proc.stdout
+    assert "| transient-1 | static | 100% [100%–100%] |" in proc.stdout
+    assert "| transient-1 | no-retry |" in proc.stdout
+    assert "scoring overhead: median" in proc.stdout
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = run_cli(nexus_cmd("bench", "resilience", "--scenario", "meteor"), timeout=60)
     assert bad.returncode == 2

@@ -39,24 +39,7 @@ EXPECTED: dict[str, dict[str, Any]] = json.loads(
 )
 STUB_MODULE = "tests.stepfunctions.diff_stubs"
 #: case id -> the importer gap that makes it fail (strict xfail)
-IMPORTER_GAPS: dict[str, str] = {
-    "pass_array_input": "non-object execution input: NEXUS wraps it as {'input': [...]} and the "
-    "converted (start) state does not unwrap it, so the output is {'input': [1, 2, 3]}",
-    "choice_missing_variable_fails": "a Choice rule on a Variable path missing from the input "
-    "is converted to a false condition (as moto does); AWS fails with States.Runtime",
-    "map_item_failure_caught": "a failed Map item fails the NEXUS map with MapToleranceExceeded, "
-    "not with the item's error (BadItem), so Catch ['BadItem'] does not match",
-    "map_item_failure_uncaught": "a failed Map item fails the execution with "
-    "MapToleranceExceeded instead of the item's error name (BadItem)",
-    "parallel_branch_fail_caught": "the NEXUS parallel state prefixes a branch's error message "
-    "(\"branch 'branch2': ...\"), so the caught Cause differs from the Fail state's Cause",
-    "parallel_branch_fail_uncaught": "the NEXUS parallel state prefixes a branch's error message "
-    "(\"branch 'branch2': ...\"), so the execution's cause differs from the Fail state's Cause",
-    "error_fail_state_paths": "Fail ErrorPath/CausePath (run-time error and cause) are reported "
-    "as approximated: the state fails with 'States.Fail' / \"reached fail state 'F'\"",
-    "jsonata_fail_state": "JSONata Error/Cause expressions on a Fail state are reported as "
-    "approximated: the state fails with 'States.Fail' / \"reached fail state 'Stop'\"",
-}
+IMPORTER_GAPS: dict[str, str] = {}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _RUN_TIMEOUT = 20.0
 _CONCURRENCY = 24
