@@ -53,13 +53,32 @@ class BreakerSettings:
     half_open_calls: int = 3
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any] | None, *, enabled: bool = True) -> BreakerSettings:
-        """Settings from a (JSON) mapping; unknown keys are ignored, missing ones defaulted."""
-        if not data:
-            return cls(enabled=enabled)
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and v is not None}
+    def from_mapping(
+        cls, data: dict[str, Any] | None, *, enabled: bool = True, adaptive: bool = False
+    ) -> BreakerSettings:
+        """Settings from a (JSON) mapping; unknown keys are ignored, missing ones defaulted.
+
+        ``adaptive``: the defaults of a breaker guarding calls of the adaptive retry policy
+        (:data:`ADAPTIVE_DEFAULTS`); fields the mapping sets still win.
+        """
+        known = {
+            k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__ and v is not None
+        }
         known.setdefault("enabled", enabled)
+        if adaptive:
+            for k, v in ADAPTIVE_DEFAULTS.items():
+                known.setdefault(k, v)
         return cls(**known)
+
+
+#: Breaker defaults under the adaptive retry policy. Independent errors of a target that still
+#: answers at its usual speed are the retries' business (they succeed on a later attempt), so
+#: the failure rate only opens the breaker when the target has all but stopped serving (an
+#: outage: >= 95% of the window failed); an overloaded or browned-out target opens it through
+#: its *stressed*-call rate: calls that timed out, were throttled, or ran while the target's
+#: latency/timeout/throttle signals said it was under stress count as slow (the caller passes
+#: ``slow=`` to :meth:`CircuitBreaker.record`), and half the window being slow opens it.
+ADAPTIVE_DEFAULTS: dict[str, Any] = {"failure_rate": 95.0, "slow_call_rate": 50.0}
 
 
 class Outcome(str, Enum):
@@ -144,10 +163,14 @@ class CircuitBreaker:
                 return Permit(self._clock(), probe=True)
             return Permit(self._clock(), probe=False)
 
-    def record(self, permit: Permit, outcome: Outcome) -> None:
-        """Report how a permitted call ended."""
+    def record(self, permit: Permit, outcome: Outcome, *, slow: bool | None = None) -> None:
+        """Report how a permitted call ended.
+
+        ``slow``: the caller's judgement that the call was slow (stressed); None: slow when it
+        took ``slow_call_duration`` or longer. A call that took that long is slow either way.
+        """
         elapsed = self._clock() - permit.started
-        slow = elapsed >= self.settings.slow_call_duration
+        slow = bool(slow) or elapsed >= self.settings.slow_call_duration
         with self._lock:
             if permit.probe:
                 self._probes_in_flight = max(self._probes_in_flight - 1, 0)
@@ -272,6 +295,7 @@ class BreakerRegistry:
 BREAKERS = BreakerRegistry()
 
 __all__ = [
+    "ADAPTIVE_DEFAULTS",
     "BREAKERS",
     "CIRCUIT_OPEN",
     "BreakerRegistry",

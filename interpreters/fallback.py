@@ -31,11 +31,14 @@ async def with_fallback(
     actions: Sequence[str],
     retry: RetrySpec,
     attempt: Callable[[str, RetrySpec], Awaitable[Any]],
+    before_next: Callable[[str, NexusError], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Call ``actions`` in order until one succeeds.
 
     Returns ``{"served_by", "result", "failed": [{"function", "type", "message"}]}``; raises
     the last function's error when all fail (its ``details`` list the earlier failures).
+    ``before_next(action, error)`` runs after ``action`` failed and before the next one is
+    tried (the task undoes an uncertain primary there); an error it raises ends the fallback.
     """
     failed: list[dict[str, Any]] = []
     for i, action in enumerate(actions):
@@ -48,6 +51,8 @@ async def with_fallback(
                 if len(failed) > 1:
                     err.details = {"original": err.details, "failed": failed}
                 raise
+            if before_next is not None:
+                await before_next(action, err)
             continue
         return {"served_by": action, "result": result, "failed": failed}
     raise AssertionError("with_fallback needs at least one action")

@@ -37,9 +37,11 @@ def register(subparsers: Any) -> None:
         help="never fit the IsolationForest in the simulator (faster; --quick implies it)",
     )
     b.add_argument(
-        "--compensate-uncertain",
-        action="store_true",
-        help="also undo a step that failed for good (not the DSL's semantics; see docs)",
+        "--no-compensate-uncertain",
+        dest="compensate_uncertain",
+        action="store_false",
+        help="the former DSL semantics: a step that failed for good is never undone and a "
+        "fallback is called without undoing the primary (for comparison; see docs)",
     )
     b.add_argument(
         "--budget-wait",
@@ -116,7 +118,7 @@ def benchmark(
     quick: bool = False,
     forest: bool = True,
     jobs: int | None = None,
-    compensate_uncertain: bool = False,
+    compensate_uncertain: bool = True,
     budget_mode: str = "drop",
 ) -> dict[str, Any]:
     """The report: every cell, the targets judged, the scoring overhead."""

@@ -7,7 +7,9 @@ exponential schedule, for comparing like with like.
 Rules of :func:`choose_delay`, in order (``attempt`` is the attempt that just failed, from 1):
 
 1. attempts exhausted (``max_attempts`` set and ``attempt >= max_attempts``): no retry;
-2. the target's circuit breaker is open: wait its remaining open time;
+2. the target's circuit breaker is open: wait its remaining open time plus a jitter of up to
+   one ``initial`` interval (at most ``BREAKER_JITTER`` of the wait), so the waiting calls do
+   not all arrive at the instant it half-opens;
 3. the server sent Retry-After: wait that long (the larger of 2 and 3 when both apply);
 4. the target looks degraded: full-jitter backoff, ``uniform(0, cap)`` with
    ``cap = min(maximum, initial * coefficient ** (attempt - 1) * (1 + DEGRADED_STRETCH * value))``;
@@ -24,7 +26,22 @@ from dataclasses import dataclass
 
 from policies.scorer import Score
 
-__all__ = ["DEGRADED_STRETCH", "Decision", "RetryContext", "choose_delay", "static_delay"]
+__all__ = [
+    "BREAKER_JITTER",
+    "DEGRADED_STRETCH",
+    "STRESS_THRESHOLD",
+    "Decision",
+    "RetryContext",
+    "choose_delay",
+    "static_delay",
+    "stressed",
+]
+
+#: The breaker wait is drawn from ``[remaining, remaining + min(BREAKER_JITTER * remaining,
+#: initial)]``: spread over one initial interval, not over the whole open time.
+BREAKER_JITTER = 0.5
+#: ``Score.stress`` at or above which a call counts as stressed (slow) for the breaker.
+STRESS_THRESHOLD = 0.5
 
 #: How much a degraded score stretches the backoff cap: ``1 + DEGRADED_STRETCH * value`` times.
 DEGRADED_STRETCH = 4.0
@@ -98,8 +115,14 @@ def choose_delay(score: Score, ctx: RetryContext, rng: random.Random) -> Decisio
         return Decision(None, "no time left")
     waits = [w for w in (ctx.breaker_remaining, ctx.retry_after) if w is not None and w > 0]
     if waits:
-        breaker = bool(ctx.breaker_remaining and ctx.breaker_remaining >= max(waits))
-        return _fit(max(waits), "breaker-open" if breaker else "retry-after", ctx)
+        wait = max(waits)
+        if not (ctx.breaker_remaining and ctx.breaker_remaining >= wait):
+            return _fit(wait, "retry-after", ctx)
+        # Spread the wake-ups after the breaker half-opens; within the deadline when it fits.
+        high = wait + min(BREAKER_JITTER * wait, min(ctx.initial, ctx.ceiling))
+        if ctx.remaining is not None and wait < ctx.remaining:
+            high = min(high, wait + (ctx.remaining - wait) / 2.0)
+        return _fit(rng.uniform(wait, max(high, wait)), "breaker-open", ctx, high)
     if score.degraded:
         cap = min(ctx.exponential() * (1.0 + DEGRADED_STRETCH * score.value), ctx.ceiling)
         return _fit(rng.uniform(0.0, cap), "degraded", ctx, cap)
@@ -118,3 +141,10 @@ def static_delay(ctx: RetryContext) -> Decision:
     if ctx.retry_after is not None and ctx.retry_after > 0:
         return _fit(ctx.retry_after, "retry-after", ctx)
     return _fit(ctx.exponential(), "static", ctx)
+
+
+def stressed(score: Score, timed_out: bool = False, throttled: bool = False) -> bool:
+    """Whether a call counts as slow for the adaptive breaker: it timed out or was throttled,
+    or the target's load signals (``Score.stress``: latency, timeouts, throttles; not its
+    error rate) say it is under stress."""
+    return timed_out or throttled or score.stress >= STRESS_THRESHOLD

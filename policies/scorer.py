@@ -10,7 +10,8 @@ background thread (the worker interceptor) or a simulator's own schedule, never 
 The score of a target combines, as a noisy-OR of weighted signals in ``[0, 1]``:
 
 - a robust latency score: the median of the last ``recent`` latencies as a robust z against the
-  window's median and MAD (median absolute deviation, scaled by 1.4826);
+  window's median and MAD (median absolute deviation, scaled by 1.4826); latencies of calls
+  that were served or timed out only (a fast refusal is not a service time);
 - fast and slow error-rate EWMAs (per attempt, and decaying while the target is idle);
 - throttling (HTTP 429, provider throttling, a Retry-After) and timeout rates (EWMAs);
 - the IsolationForest's anomaly of the latest feature vector (``forest``; None until fitted);
@@ -69,6 +70,10 @@ class Score:
     degraded: bool
     caution: float = 0.0
     samples: int = 0
+    #: The load part of ``value``: the noisy-OR of the latency, timeout and throttle signals
+    #: only (no error rates), 0..1. High when the target is slow or shedding load, not when it
+    #: fails fast at its usual speed.
+    stress: float = 0.0
 
 
 #: The score of a target never seen: nothing known, nothing wrong.
@@ -86,6 +91,7 @@ class _Target:
     last: float = 0.0
     concurrency: int = 1
     samples: int = 0
+    last_latency: float = 0.0
     caution: float = 0.0
     caution_until: float = -math.inf
     forest: float | None = None
@@ -209,7 +215,12 @@ class AnomalyScorer:
             t.error_slow += b * (failed - t.error_slow)
             t.throttle += a * (throttled - t.throttle)
             t.timeout += a * (timed_out - t.timeout)
-            t.latencies.append(max(attempt.latency, 0.0))
+            if outcome is Outcome.OK or outcome is Outcome.TIMEOUT:
+                # Service times only: a refusal's latency (an error or a throttle answered in
+                # milliseconds) says nothing about how fast the target serves, and a window
+                # full of them would make its normal latency look anomalous on recovery.
+                t.latencies.append(max(attempt.latency, 0.0))
+            t.last_latency = max(attempt.latency, 0.0)
             t.concurrency = max(1, attempt.concurrency)
             t.last = max(t.last, now)
             t.samples += 1
@@ -217,8 +228,7 @@ class AnomalyScorer:
 
     @staticmethod
     def _features(t: _Target) -> Features:
-        latency = t.latencies[-1] if t.latencies else 0.0
-        return (latency, t.error_fast, float(t.concurrency), t.throttle)
+        return (t.last_latency, t.error_fast, float(t.concurrency), t.throttle)
 
     def features(self, target: str) -> Features:
         """The target's current feature vector: (latency s, error rate, concurrency, throttles)."""
@@ -283,6 +293,11 @@ class AnomalyScorer:
             * (1 - caution)
         )
         value = min(max(1.0 - keep, 0.0), 1.0)
+        load_keep = (
+            (1 - w["latency"] * latency_signal)
+            * (1 - w["throttle"] * throttle)
+            * (1 - w["timeout"] * timeout)
+        )
         return Score(
             value=value,
             latency_z=z,
@@ -294,6 +309,7 @@ class AnomalyScorer:
             degraded=value >= self.threshold,
             caution=caution,
             samples=samples,
+            stress=min(max(1.0 - load_keep, 0.0), 1.0),
         )
 
     def refit(self, now: float) -> int:

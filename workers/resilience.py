@@ -76,8 +76,8 @@ def _env_float(name: str, default: float) -> float:
 class ResilienceSettings:
     """The worker's adaptive-retry settings (all targets share them).
 
-    ``budget_ratio``/``budget_floor``/``budget_window``: the retry budget per target (retries
-    allowed in the window: ``floor + ratio * calls``); ``window``: latencies per target for the
+    ``budget_ratio``/``budget_floor``/``budget_window``/``budget_earn``: the retry budget per
+    target (retries allowed in the window: ``floor + ratio * calls + earn * successes``); ``window``: latencies per target for the
     median/MAD baseline; ``refit_interval``: seconds between background IsolationForest fits
     (0: never); ``seed``: seeds the jitter (None: from the OS).
     """
@@ -85,6 +85,7 @@ class ResilienceSettings:
     budget_ratio: float = 0.2
     budget_floor: int = 3
     budget_window: float = 10.0
+    budget_earn: float = 2.0
     window: int = 50
     refit_interval: float = 5.0
     seed: int | None = None
@@ -92,12 +93,13 @@ class ResilienceSettings:
     @classmethod
     def from_env(cls) -> ResilienceSettings:
         """Settings from ``NEXUS_RETRY_BUDGET_RATIO``, ``NEXUS_RETRY_BUDGET_FLOOR``,
-        ``NEXUS_RETRY_BUDGET_WINDOW`` and ``NEXUS_RETRY_REFIT_INTERVAL`` (else the defaults)."""
+        ``NEXUS_RETRY_BUDGET_WINDOW``, ``NEXUS_RETRY_BUDGET_EARN`` and ``NEXUS_RETRY_REFIT_INTERVAL`` (else the defaults)."""
         d = cls()
         return cls(
             budget_ratio=_env_float("NEXUS_RETRY_BUDGET_RATIO", d.budget_ratio),
             budget_floor=int(_env_float("NEXUS_RETRY_BUDGET_FLOOR", d.budget_floor)),
             budget_window=_env_float("NEXUS_RETRY_BUDGET_WINDOW", d.budget_window),
+            budget_earn=_env_float("NEXUS_RETRY_BUDGET_EARN", d.budget_earn),
             refit_interval=_env_float("NEXUS_RETRY_REFIT_INTERVAL", d.refit_interval),
         )
 
@@ -169,7 +171,9 @@ class AdaptiveRetryInterceptor(Interceptor):
         s = self.settings
         self.invoker = invoker
         self.scorer = scorer or AnomalyScorer(window=s.window)
-        self.budget = budget or RetryBudget(s.budget_ratio, s.budget_floor, s.budget_window)
+        self.budget = budget or RetryBudget(
+            s.budget_ratio, s.budget_floor, s.budget_window, earn=s.budget_earn
+        )
         self.rng = rng or random.Random(s.seed)
         self.clock = clock
         self.wall = wall
@@ -476,6 +480,9 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
                 raise
             raise error from exc
         root.end(call, Outcome.OK)
+        if call.policy == ADAPTIVE and call.info.attempt > 1:
+            # A retry the budget granted paid off: it earns budget back (retry yield).
+            root.budget.record_retry_success(call.target, root.clock())
         root.annotate(call)
         return result
 

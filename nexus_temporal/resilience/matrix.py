@@ -41,7 +41,7 @@ def run_matrix(
     *,
     forest_every: float | None = 30.0,
     jobs: int = 1,
-    compensate_uncertain: bool = False,
+    compensate_uncertain: bool = True,
     budget_mode: str = "drop",
 ) -> list[dict[str, Any]]:
     """One cell per (scenario, policy): the median and spread of every metric over seeds."""

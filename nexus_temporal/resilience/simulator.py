@@ -10,8 +10,9 @@ virtual clock. A client that times out gives up on its attempt, but the server s
 work (and its side effect): this is what lets an overload turn into a retry storm.
 
 Side effects go to a per-workflow ledger with idempotency keys (one effect per step and
-provider, however often it is retried), and compensation undoes what a completed step did, as
-the DSL specifies (§11: a step that fails registers no compensation).
+provider, however often it is retried), and compensation undoes what a step did, as the DSL
+specifies (§11): a completed step, and a step that failed with an uncertain outcome; a primary
+provider that failed is undone before the fallback is called.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from nexus_temporal.resilience.scenarios import (
     Step,
     Workload,
 )
-from policies.adaptive import Decision, RetryContext, choose_delay, static_delay
+from policies.adaptive import Decision, RetryContext, choose_delay, static_delay, stressed
 from policies.budget import RetryBudget
 from policies.scorer import AnomalyScorer, Attempt, Outcome
 
@@ -233,8 +234,11 @@ class Simulator:
             (as the worker's ``RetryBudgetExhausted``, and Finagle/gRPC budgets); ``"wait"``:
             it waits for the budget (like the AWS SDKs' adaptive mode), within the deadline.
         breaker, budget: the circuit breaker settings and retry budget (their defaults).
-        compensate_uncertain: also undo a step that failed for good (DSL: only completed
-            steps are undone), since its last reply may have been lost after the side effect.
+        compensate_uncertain: the DSL's uncertain-outcome semantics (docs/dsl.md §11): a step
+            that failed for good with an uncertain outcome (every failure here: timeouts,
+            retryable errors, budget and breaker refusals) is undone too, and a primary that
+            failed is undone before its fallback is called. False: the former semantics (only
+            completed steps are undone; the fallback is called at once), for comparison.
         caution: when an attempt of a step fails, raise the caution of the later steps'
             functions (``AnomalyScorer.caution``) by this level for ``caution_for`` seconds
             (adaptive policies; None: the policy's ``caution``; 0 disables it).
@@ -254,7 +258,7 @@ class Simulator:
         budget_mode: str = "drop",
         breaker: BreakerSettings | None = None,
         budget: RetryBudget | None = None,
-        compensate_uncertain: bool = False,
+        compensate_uncertain: bool = True,
     ) -> None:
         self.scenario = scenario
         self.policy = policy
@@ -278,7 +282,10 @@ class Simulator:
         }
         self.scorer = AnomalyScorer(seed=seed) if policy.adaptive else None
         self.budget = (budget or RetryBudget()) if policy.adaptive else None
-        self.breaker_settings = breaker or BreakerSettings()
+        # The adaptive policies' breakers use the adaptive defaults, as the worker's do.
+        self.breaker_settings = breaker or BreakerSettings.from_mapping(
+            None, adaptive=policy.adaptive
+        )
         self.breakers: dict[str, CircuitBreaker] = {}
         self.workflows: list[_Workflow] = []
         self.invocations: dict[str, int] = {}
@@ -391,11 +398,12 @@ class Simulator:
         for step in self.workload.steps:
             served = yield from self._step(wf, step)
             if served is None and self.compensate_uncertain and step.compensate:
-                # Not the DSL's semantics (§11): also undo the failed step itself, on every
-                # provider it may have reached, since a lost reply may hide a side effect.
-                done.append((step, step.function))
+                # DSL §11: a step whose outcome is uncertain registers its compensation. A
+                # primary that fell back was undone already (see _step).
                 if step.fallback and self.policy.fallback:
                     done.append((step, step.fallback))
+                else:
+                    done.append((step, step.function))
             if served is None:
                 for prior, provider in reversed(done):
                     yield from self._compensate(wf, prior, provider)
@@ -414,6 +422,9 @@ class Simulator:
         if ok:
             return step.function
         if fallback is not None:
+            if self.compensate_uncertain and step.compensate:
+                # DSL: the uncertain primary is undone before another provider does the work.
+                yield from self._compensate(wf, step, step.function)
             ok = yield from self._logical(wf, step, fallback, to_fallback=False)
             if ok:
                 return fallback
@@ -476,8 +487,16 @@ class Simulator:
                 self.inflight[function] -= 1
                 if permit is not None:
                     ok = reply.outcome is Outcome.OK
+                    slow: bool | None = None
+                    if self.scorer is not None and not ok:
+                        # As the worker: judged on the score before this attempt is recorded.
+                        slow = stressed(
+                            self.scorer.score(function, self.now),
+                            timed_out=reply.outcome is Outcome.TIMEOUT,
+                            throttled=reply.outcome is Outcome.THROTTLED,
+                        )
                     self._breaker(function).record(
-                        permit, BreakerOutcome.SUCCESS if ok else BreakerOutcome.FAILURE
+                        permit, BreakerOutcome.SUCCESS if ok else BreakerOutcome.FAILURE, slow=slow
                     )
                 if self.scorer is not None:
                     self.scorer.record(
@@ -491,6 +510,8 @@ class Simulator:
                         )
                     )
                 if reply.outcome is Outcome.OK:
+                    if self.budget is not None and attempt > 1:
+                        self.budget.record_retry_success(function, self.now)
                     self._record(wf, function, failed=failures > 0, attempts=attempt)
                     return True
                 retry_after = reply.retry_after

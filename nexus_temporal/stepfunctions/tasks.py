@@ -88,6 +88,22 @@ def _payload(ctx: _StateCtx, params: Any, key: str | None) -> str:
     return eff
 
 
+def _default_timeout(ctx: _StateCtx, task: dict[str, Any], is_lambda: bool) -> None:
+    """A Task without TimeoutSeconds may run for 99999999 s in Step Functions; NEXUS's default
+    is 60 s. A Lambda cannot run longer than 15 minutes, so that bound is exact; any other
+    resource gets the NEXUS default, and the report says so."""
+    if is_lambda:
+        task["timeout"] = "15m"
+        ctx.c.ok(ctx.asl, "no TimeoutSeconds: timeout 15m, the longest a Lambda can run")
+    else:
+        ctx.c.approx(
+            ctx.asl,
+            "no TimeoutSeconds: Step Functions lets this task run up to 99999999 s, NEXUS "
+            "applies its default task timeout (60s, or 'defaults.timeout'); set 'timeout' "
+            "to the longest the task really takes",
+        )
+
+
 def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
     from nexus_temporal.stepfunctions.convert import _ACTIVITY, _PLACEHOLDER, _SERVICE
 
@@ -102,6 +118,7 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
         ctx.env = replace(ctx.env, token=token)
     service = _SERVICE.match(resource)
     wrap: str | None = None
+    is_lambda = False
     if service and service.group("service").startswith("states:startExecution"):
         return _start_execution(ctx, service.group("service"), params)
     if service and service.group("service").split(".")[0] == "lambda:invoke":
@@ -117,6 +134,7 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
             )
         action = ctx.c.function(key, target, user=False)
         payload = _payload(ctx, params, "Payload")
+        is_lambda = True
         if not callback:
             wrap = LAMBDA_WRAP
         what = f"lambda:invoke → task calling aws-lambda ({target})"
@@ -128,6 +146,7 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
         key, target = _lambda_target(ctx, resource)
         action = ctx.c.function(key, target, user=False)
         payload = _payload(ctx, params, None)
+        is_lambda = True
         what = f"Lambda task → task calling {target}"
     elif _ACTIVITY.match(resource):
         name = _ACTIVITY.match(resource).group("name")  # type: ignore[union-attr]
@@ -155,6 +174,8 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
     if callback:
         return _callback(ctx, task, what)
     ctx.timeouts(task, heartbeat_ok=bool(_ACTIVITY.match(resource)))
+    if "TimeoutSeconds" not in s and "TimeoutSecondsPath" not in s:
+        _default_timeout(ctx, task, is_lambda)
     output = ctx._sel_of(wrap or "$res")
     if output != "$res":
         task["output"] = bind_res(output)

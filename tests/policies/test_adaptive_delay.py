@@ -7,7 +7,13 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.adaptive import DEGRADED_STRETCH, RetryContext, choose_delay, static_delay
+from policies.adaptive import (
+    DEGRADED_STRETCH,
+    RetryContext,
+    choose_delay,
+    static_delay,
+    stressed,
+)
 from policies.scorer import Score
 
 HEALTHY = Score(0.1, 0.0, 0.1, 0.0, 0.0, 0.0, None, False)
@@ -55,9 +61,14 @@ def test_degraded_delays_grow_with_attempts() -> None:
     assert means == sorted(means)
 
 
-def test_breaker_open_waits_its_remaining_time() -> None:
-    decision = choose_delay(HEALTHY, ctx(breaker_remaining=7.5), random.Random(0))
-    assert decision.delay == 7.5 and decision.reason == "breaker-open"
+def test_breaker_open_waits_its_remaining_time_plus_jitter() -> None:
+    rng = random.Random(0)
+    delays = [choose_delay(HEALTHY, ctx(breaker_remaining=7.5), rng) for _ in range(200)]
+    assert all(d.reason == "breaker-open" for d in delays)
+    waits = [d.delay or 0.0 for d in delays]
+    # never before the breaker half-opens, spread over at most one initial interval after it
+    assert all(7.5 <= w <= 7.5 + ctx().initial for w in waits)
+    assert max(waits) - min(waits) > 0.5 * ctx().initial  # not all at the same instant
 
 
 def test_retry_after_is_honoured_and_the_longer_wait_wins() -> None:
@@ -128,8 +139,11 @@ def test_delay_properties(score: Score, c: RetryContext, seed: int) -> None:
     if c.remaining is not None:
         assert decision.delay < c.remaining  # within the remaining schedule-to-close
     waits = [w for w in (c.breaker_remaining, c.retry_after) if w is not None and w > 0]
-    if waits:
-        assert decision.delay == max(waits)  # breaker / Retry-After honoured exactly
+    if waits and decision.reason == "breaker-open":
+        # the breaker's remaining time, plus a jitter of at most one initial interval
+        assert max(waits) <= decision.delay <= max(waits) + min(c.initial, c.ceiling) + 1e-9
+    elif waits:
+        assert decision.delay == max(waits)  # Retry-After honoured exactly
     elif score.degraded:
         cap = min(c.exponential() * (1 + DEGRADED_STRETCH * score.value), c.ceiling)
         assert 0.0 <= decision.delay <= cap  # full-jitter bounds
@@ -161,3 +175,10 @@ def test_decision_reports_its_jitter_envelope() -> None:
     waited = choose_delay(HEALTHY, ctx(retry_after=4.0), random.Random(0))
     assert waited.cap == waited.delay == 4.0
     assert choose_delay(HEALTHY, ctx(attempt=5), random.Random(0)).cap is None
+
+
+def test_stressed_counts_timeouts_throttles_and_load_not_errors() -> None:
+    calm = Score(0.6, 0.0, 0.9, 0.5, 0.0, 0.0, None, True)  # failing fast, at its usual speed
+    assert not stressed(calm)
+    assert stressed(calm, timed_out=True) and stressed(calm, throttled=True)
+    assert stressed(Score(0.6, 9.0, 0.0, 0.0, 0.0, 0.0, None, True, stress=0.7))
