@@ -153,9 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_core_logs_routed = False
+
+
 def _core_logs_to_python_logging() -> None:
     """The SDK core logs to stdout by default; route it through Python logging (stderr) so
-    stdout carries only what a command prints (e.g. ``--json``)."""
+    stdout carries only what a command prints (e.g. ``--json``). Once per process: ``main()``
+    may run several times in one (tests, embedding)."""
+    global _core_logs_routed
+    if _core_logs_routed:
+        return
+    _core_logs_routed = True
     from temporalio.runtime import (
         LogForwardingConfig,
         LoggingConfig,
@@ -173,7 +181,8 @@ def _core_logs_to_python_logging() -> None:
                     forwarding=LogForwardingConfig(logger=logger),
                 )
             )
-        )
+        ),
+        error_if_already_set=False,
     )
 
 

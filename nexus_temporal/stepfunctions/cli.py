@@ -134,15 +134,3 @@ def handle(args: argparse.Namespace) -> int:
         )
         return EXIT_STRICT
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``migrate`` on its own (``python -m nexus_temporal.stepfunctions.cli ...``)."""
-    parser = argparse.ArgumentParser(prog="nexus")
-    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nexus_temporal.cli import main
 from nexus_temporal.dsl.compiler import compile_file
-from nexus_temporal.stepfunctions.cli import main
 
 CORPUS = Path(__file__).parent / "corpus"
 SIMPLE = {
