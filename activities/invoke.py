@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -101,6 +101,10 @@ class Invoker:
     ) -> None:
         self.providers = providers if providers is not None else ProvidersConfig.load()
         self.breakers = breakers
+        #: Judges whether a failed call of the adaptive policy was *stressed* (a timeout, a
+        #: throttle, or a target under load): set by the worker's adaptive-retry interceptor;
+        #: such calls count as slow for the target's breaker (docs/resilience.md).
+        self.stress: Callable[[str, BaseException], bool] | None = None
         self._instances: dict[str, Provider] = {}
 
     def provider(self, scheme: str) -> Provider | None:
@@ -134,6 +138,7 @@ class Invoker:
         settings = BreakerSettings.from_mapping(
             request.circuit_breaker,
             enabled=scheme not in BREAKER_OFF_BY_DEFAULT or bool(request.circuit_breaker),
+            adaptive=request.retry_policy == "adaptive",
         )
         token = _KEY.set(request.idempotency_key)
         try:
@@ -159,6 +164,7 @@ class Invoker:
                 next_retry_delay=timedelta(seconds=max(exc.retry_in, 0.001)),
             ) from None
         outcome = Outcome.FAILURE
+        error: BaseException | None = None
         try:
             result = await provider.call(request)
             outcome = Outcome.SUCCESS
@@ -166,14 +172,24 @@ class Invoker:
         except ApplicationError as exc:
             # A non-retryable error says the request was wrong, not that the target is sick.
             outcome = Outcome.IGNORED if exc.non_retryable else Outcome.FAILURE
+            error = exc
             raise
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             details = activity.cancellation_details() if activity.in_activity() else None
             timed_out = details is not None and details.timed_out
             outcome = Outcome.FAILURE if timed_out else Outcome.IGNORED
+            error = exc
+            raise
+        except Exception as exc:
+            error = exc
             raise
         finally:
-            breaker.record(permit, outcome)
+            slow: bool | None = None
+            judge = self.stress
+            if judge is not None and error is not None and outcome is Outcome.FAILURE:
+                if request.retry_policy == "adaptive":
+                    slow = judge(target, error)
+            breaker.record(permit, outcome, slow=slow)
 
 
 _DEFAULT: Invoker | None = None

@@ -81,7 +81,8 @@ async def demo(root: Path, db: Path) -> int:
                         failures += 1
         print(
             f"\nWeb UI: {server.ui_url}/namespaces/default/workflows "
-            f"(run 'nexus dev {root}' to keep it up; history is kept in {db})"
+            f"(to keep a server up: 'nexus dev {root}/payment_reconciliation', or any example "
+            f"folder as its README says; history is kept in {db})"
         )
     finally:
         server.stop()

@@ -37,7 +37,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from activities.breaker import CIRCUIT_OPEN
 from activities.invoke import INVOKE_ACTIVITY, Invoker, InvokeRequest, scheme_of
-from policies.adaptive import Decision, RetryContext, choose_delay, static_delay
+from policies.adaptive import Decision, RetryContext, choose_delay, static_delay, stressed
 from policies.budget import RetryBudget
 from policies.scorer import AnomalyScorer, Attempt, Outcome, Score
 
@@ -77,8 +77,9 @@ class ResilienceSettings:
     """The worker's adaptive-retry settings (all targets share them).
 
     ``budget_ratio``/``budget_floor``/``budget_window``/``budget_earn``: the retry budget per
-    target (retries allowed in the window: ``floor + ratio * calls + earn * successes``); ``window``: latencies per target for the
-    median/MAD baseline; ``refit_interval``: seconds between background IsolationForest fits
+    target (retries allowed in the window: ``floor + ratio * calls + earn * successes``, at
+    most ``floor + calls``); ``window``: latencies per target for the median/MAD baseline;
+    ``refit_interval``: seconds between background IsolationForest fits
     (0: never); ``seed``: seeds the jitter (None: from the OS).
     """
 
@@ -93,7 +94,8 @@ class ResilienceSettings:
     @classmethod
     def from_env(cls) -> ResilienceSettings:
         """Settings from ``NEXUS_RETRY_BUDGET_RATIO``, ``NEXUS_RETRY_BUDGET_FLOOR``,
-        ``NEXUS_RETRY_BUDGET_WINDOW``, ``NEXUS_RETRY_BUDGET_EARN`` and ``NEXUS_RETRY_REFIT_INTERVAL`` (else the defaults)."""
+        ``NEXUS_RETRY_BUDGET_WINDOW``, ``NEXUS_RETRY_BUDGET_EARN`` and
+        ``NEXUS_RETRY_REFIT_INTERVAL`` (else the defaults)."""
         d = cls()
         return cls(
             budget_ratio=_env_float("NEXUS_RETRY_BUDGET_RATIO", d.budget_ratio),
@@ -186,6 +188,8 @@ class AdaptiveRetryInterceptor(Interceptor):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._instrument(meter or metrics.get_meter("nexus.resilience"))
+        if invoker is not None:
+            invoker.stress = self.stressed
 
     # --- telemetry ---------------------------------------------------------------------------
 
@@ -242,6 +246,17 @@ class AdaptiveRetryInterceptor(Interceptor):
     def score(self, target: str) -> Score:
         """The target's score now."""
         return self.scorer.score(target, self.clock())
+
+    def stressed(self, target: str, exc: BaseException) -> bool:
+        """Whether a failed call of ``target`` was stressed (for the adaptive breaker): it
+        timed out or was throttled, or the target's score shows load (``Score.stress``)."""
+        if isinstance(exc, asyncio.CancelledError):
+            details = activity.cancellation_details() if activity.in_activity() else None
+            timed_out, throttled = details is not None and details.timed_out, False
+        else:
+            _, outcome, _ = _classify(exc)
+            timed_out, throttled = outcome is Outcome.TIMEOUT, outcome is Outcome.THROTTLED
+        return stressed(self.score(target), timed_out=timed_out, throttled=throttled)
 
     # --- background refit ----------------------------------------------------------------------
 
