@@ -78,7 +78,7 @@ class ResilienceSettings:
 
     ``budget_ratio``/``budget_floor``/``budget_window``/``budget_earn``: the retry budget per
     target (retries allowed in the window: ``floor + ratio * calls + earn * successes``, at
-    most ``floor + calls``); ``window``: latencies per target for the median/MAD baseline;
+    most ``floor + 2 * calls``); ``window``: latencies per target for the median/MAD baseline;
     ``refit_interval``: seconds between background IsolationForest fits
     (0: never); ``seed``: seeds the jitter (None: from the OS).
     """
