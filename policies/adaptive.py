@@ -12,7 +12,11 @@ Rules of :func:`choose_delay`, in order (``attempt`` is the attempt that just fa
    not all arrive at the instant it half-opens;
 3. the server sent Retry-After: wait that long (the larger of 2 and 3 when both apply);
 4. the target looks degraded: full-jitter backoff, ``uniform(0, cap)`` with
-   ``cap = min(maximum, initial * coefficient ** (attempt - 1) * (1 + DEGRADED_STRETCH * value))``;
+   ``cap = min(maximum, initial * coefficient ** (attempt - 1) * (1 + DEGRADED_STRETCH * value))``,
+   and never more than half the remaining schedule-to-close time: the backoff is there to let
+   the target recover, not to spend the time the retry it waits for needs to run (without this
+   bound a stretched backoff ran some calls out of their deadline on a flaky-but-healthy target
+   that static retries complete);
 5. otherwise an isolated blip: a quick retry, ``uniform(0.5, 1) * min(initial, maximum)``;
 
 and in every case, a delay that would reach the remaining schedule-to-close time means no retry
@@ -125,6 +129,8 @@ def choose_delay(score: Score, ctx: RetryContext, rng: random.Random) -> Decisio
         return _fit(rng.uniform(wait, max(high, wait)), "breaker-open", ctx, high)
     if score.degraded:
         cap = min(ctx.exponential() * (1.0 + DEGRADED_STRETCH * score.value), ctx.ceiling)
+        if ctx.remaining is not None:  # leave the retry time to run (module doc, rule 4)
+            cap = min(cap, ctx.remaining / 2.0)
         return _fit(rng.uniform(0.0, cap), "degraded", ctx, cap)
     quick = min(ctx.initial, ctx.ceiling)
     return _fit(rng.uniform(0.5, 1.0) * quick, "blip", ctx, quick)

@@ -147,6 +147,8 @@ def test_delay_properties(score: Score, c: RetryContext, seed: int) -> None:
     elif score.degraded:
         cap = min(c.exponential() * (1 + DEGRADED_STRETCH * score.value), c.ceiling)
         assert 0.0 <= decision.delay <= cap  # full-jitter bounds
+        if c.remaining is not None:  # half the time left stays for the retry itself
+            assert decision.delay <= c.remaining / 2.0
         assert decision.delay <= c.ceiling  # the YAML maximum is the ceiling
     else:
         quick = min(c.initial, c.ceiling)
