@@ -48,6 +48,18 @@ PROVIDERS: dict[str, tuple[str, str]] = {
 BREAKER_OFF_BY_DEFAULT = ("python",)
 
 _KEY: contextvars.ContextVar[str] = contextvars.ContextVar("nexus_idempotency_key", default="")
+#: The worker-side deadline of the attempt being served (set by the adaptive-retry interceptor
+#: under ``retry.policy: adaptive``; None otherwise).
+ATTEMPT_DEADLINE: contextvars.ContextVar[asyncio.Timeout | None] = contextvars.ContextVar(
+    "nexus_attempt_deadline", default=None
+)
+
+
+def attempt_deadline_expired() -> bool:
+    """Whether the worker-side attempt deadline has fired for the call being served (its
+    cancellation is then a timeout, not a cancel)."""
+    deadline = ATTEMPT_DEADLINE.get()
+    return deadline is not None and deadline.expired()
 
 
 def current_idempotency_key() -> str:
@@ -176,7 +188,7 @@ class Invoker:
             raise
         except asyncio.CancelledError as exc:
             details = activity.cancellation_details() if activity.in_activity() else None
-            timed_out = details is not None and details.timed_out
+            timed_out = (details is not None and details.timed_out) or attempt_deadline_expired()
             outcome = Outcome.FAILURE if timed_out else Outcome.IGNORED
             error = exc
             raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from temporalio import workflow
@@ -184,7 +185,6 @@ class RunContext:
 
 def _timestamp(when: Any) -> str:
     """ISO-8601 in UTC with milliseconds, as Step Functions writes times."""
-    from datetime import timezone
 
-    utc = when.astimezone(timezone.utc)
+    utc = when.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

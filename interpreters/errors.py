@@ -18,6 +18,10 @@ from temporalio.exceptions import (
     TimeoutError,
 )
 
+#: The error type of an attempt the worker cut at its deadline (``retry.policy: adaptive``,
+#: workers/resilience.py); routed as ``Timeout``, like the server's start-to-close timeout.
+WORKER_TIMEOUT = "AttemptTimedOut"
+
 
 @dataclass
 class NexusError(Exception):
@@ -51,6 +55,9 @@ def from_temporal(exc: BaseException, state: str) -> NexusError:
         cause = cause.cause
     if isinstance(cause, ApplicationError):
         details = list(cause.details) if cause.details else None
+        if cause.type == WORKER_TIMEOUT:
+            # The adaptive policy's worker-side start-to-close: a timeout like the server's.
+            return NexusError("Timeout", f"timed out (start_to_close): {cause.message}", state)
         return NexusError(
             cause.type or "Error",
             cause.message,

@@ -7,7 +7,8 @@ whose outcome is uncertain (docs/dsl.md §11, *Uncertain outcomes*).
 A failure is **certain** (the action did nothing) only when it is a typed business error the
 function declared final: an ``ApplicationError`` raised non-retryable, or whose type the task's
 ``retry.non_retryable`` lists. Everything else is **uncertain**: a timeout of any kind (start-
-to-close, heartbeat, schedule-to-close: the attempt may have completed after the deadline), a
+to-close, heartbeat, schedule-to-close, and the adaptive policy's worker-side ``AttemptTimedOut``,
+even when listed non-retryable: the attempt may have completed after the deadline), a
 retryable error whose attempts or time ran out (the last attempt may have done the work and
 lost its reply), the retry policy's own refusals (``RetryBudgetExhausted``, ``CircuitOpen``:
 earlier attempts may have run), and anything the workflow cannot type. Under ``policy:
@@ -30,7 +31,7 @@ from temporalio.exceptions import (
 )
 
 from interpreters.context import PendingCompensation, RunContext
-from interpreters.errors import NexusError
+from interpreters.errors import WORKER_TIMEOUT, NexusError
 from interpreters.states.data import evaluate
 from nexus_temporal.dsl.schema import CompensationSpec, RetrySpec
 
@@ -59,7 +60,7 @@ def is_uncertain(exc: BaseException, retry: RetrySpec) -> bool:
     if not isinstance(cause, ApplicationError):
         return True
     error_type = cause.type or "Error"
-    if error_type in REFUSALS:
+    if error_type in REFUSALS or error_type == WORKER_TIMEOUT:
         return True
     declared = error_type in retry.non_retryable
     final = cause.non_retryable or declared or retry_state is RetryState.NON_RETRYABLE_FAILURE

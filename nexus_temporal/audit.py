@@ -16,7 +16,7 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.common.v1 import Payload, Payloads
@@ -336,7 +336,7 @@ async def export(
         "complete": not open_run,
         "contents": contents,
         "signed": "hmac-sha256" if key is not None else None,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return chain([header, *bodies], key)
 

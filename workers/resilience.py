@@ -12,6 +12,12 @@ non-retryable ``RetryBudgetExhausted`` error a workflow can ``catch`` or fall ba
 default ``static`` policy, errors pass through untouched (Temporal's schedule applies) and the
 attempts still feed the scores and telemetry.
 
+Under ``adaptive`` the interceptor also enforces each attempt's deadline itself, slightly before
+the server's start-to-close (:meth:`AdaptiveRetryInterceptor.attempt_timeout`): an attempt that
+runs past it is cancelled on the worker and fails with the retryable ``AttemptTimedOut`` error,
+which is scored as a timeout and retried (or refused) like any other failure, instead of being
+retried by the server on the static schedule. Heartbeat timeouts stay the server's.
+
 Activity code: clocks, randomness and process-local state are fine here; workflows only ever
 see the error types and delays recorded in history. Documented in docs/resilience.md.
 """
@@ -27,7 +33,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -36,13 +42,21 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.breaker import CIRCUIT_OPEN
-from activities.invoke import INVOKE_ACTIVITY, Invoker, InvokeRequest, scheme_of
+from activities.invoke import (
+    ATTEMPT_DEADLINE,
+    INVOKE_ACTIVITY,
+    Invoker,
+    InvokeRequest,
+    attempt_deadline_expired,
+    scheme_of,
+)
 from policies.adaptive import Decision, RetryContext, choose_delay, static_delay, stressed
 from policies.budget import RetryBudget
 from policies.scorer import AnomalyScorer, Attempt, Outcome, Score
 
 __all__ = [
     "ADAPTIVE",
+    "ATTEMPT_TIMED_OUT",
     "RETRY_BUDGET_EXHAUSTED",
     "THROTTLE_TYPES",
     "TIMEOUT_TYPES",
@@ -54,14 +68,22 @@ __all__ = [
 ADAPTIVE = "adaptive"
 #: The typed, non-retryable error raised when a target's retry budget is spent.
 RETRY_BUDGET_EXHAUSTED = "RetryBudgetExhausted"
+#: The retryable error of an attempt the worker cut at its deadline (``adaptive`` only).
+ATTEMPT_TIMED_OUT = "AttemptTimedOut"
 #: Error types counted as throttling (besides any error that carries a Retry-After).
 THROTTLE_TYPES = frozenset(
     {"Throttled", "TooManyRequests", "TooManyRequestsException", "ThrottlingException", "SlowDown"}
 )
 #: Error types counted as timeouts (besides a start-to-close or heartbeat timeout).
-TIMEOUT_TYPES = frozenset({"Timeout", "TimeoutError", "ReadTimeout", "TimeoutException"})
+TIMEOUT_TYPES = frozenset(
+    {"Timeout", "TimeoutError", "ReadTimeout", "TimeoutException", ATTEMPT_TIMED_OUT}
+)
 #: The shortest delay handed to Temporal (0 would mean "use the policy's schedule").
 MIN_DELAY = 0.01
+#: The worker-side attempt deadline ends this much before the server's start-to-close:
+#: ``min(DEADLINE_MARGIN_RATIO x start_to_close, DEADLINE_MARGIN_MAX)`` seconds.
+DEADLINE_MARGIN_RATIO = 0.1
+DEADLINE_MARGIN_MAX = 1.0
 
 
 def _env_float(name: str, default: float) -> float:
@@ -252,7 +274,8 @@ class AdaptiveRetryInterceptor(Interceptor):
         timed out or was throttled, or the target's score shows load (``Score.stress``)."""
         if isinstance(exc, asyncio.CancelledError):
             details = activity.cancellation_details() if activity.in_activity() else None
-            timed_out, throttled = details is not None and details.timed_out, False
+            timed_out = (details is not None and details.timed_out) or attempt_deadline_expired()
+            throttled = False
         else:
             _, outcome, _ = _classify(exc)
             timed_out, throttled = outcome is Outcome.TIMEOUT, outcome is Outcome.THROTTLED
@@ -327,15 +350,30 @@ class AdaptiveRetryInterceptor(Interceptor):
             self._scores[call.target] = sc
         call.extra["score"] = sc
 
+    def attempt_timeout(self, info: activity.Info) -> float | None:
+        """Seconds the worker lets an ``adaptive`` attempt run (from now): the start-to-close
+        timeout less a margin of ``min(10%, 1 s)``, and never past the schedule-to-close
+        deadline less the same margin. None: no start-to-close, nothing to enforce."""
+        stc = _seconds(info.start_to_close_timeout)
+        if stc <= 0:
+            return None
+        margin = min(DEADLINE_MARGIN_RATIO * stc, DEADLINE_MARGIN_MAX)
+        limit = stc - margin
+        if info.schedule_to_close_timeout and info.scheduled_time:
+            deadline = info.scheduled_time + info.schedule_to_close_timeout
+            remaining = (deadline - datetime.fromtimestamp(self.wall(), UTC)).total_seconds()
+            if remaining - margin > 0:
+                limit = min(limit, remaining - margin)
+            # else: the server's schedule-to-close fires first and ends the retries anyway
+        return limit if limit > 0 else None
+
     def retry_context(self, call: _Call, retry_after: float | None) -> RetryContext:
         info = call.info
         policy = info.retry_policy
         remaining: float | None = None
         if info.schedule_to_close_timeout and info.scheduled_time:
             deadline = info.scheduled_time + info.schedule_to_close_timeout
-            remaining = (
-                deadline - datetime.fromtimestamp(self.wall(), timezone.utc)
-            ).total_seconds()
+            remaining = (deadline - datetime.fromtimestamp(self.wall(), UTC)).total_seconds()
         breaker_remaining: float | None = None
         if self.invoker is not None:
             breaker = self.invoker.breakers.find(call.target)
@@ -459,6 +497,20 @@ def _classify(exc: BaseException) -> tuple[str, Outcome, float | None]:
     return error_type, Outcome.ERROR, None
 
 
+class _AttemptExpired(Exception):
+    """The worker-side deadline of an ``adaptive`` attempt fired."""
+
+
+def _timed_out(call: _Call, limit: float) -> ApplicationError:
+    stc = _seconds(call.info.start_to_close_timeout)
+    return ApplicationError(
+        f"function '{call.function}': attempt {call.info.attempt} timed out on the worker after "
+        f"{limit:.3g}s (start_to_close {stc:g}s); its work may still complete",
+        {"function": call.function, "attempt": call.info.attempt, "timeout": round(limit, 3)},
+        type=ATTEMPT_TIMED_OUT,
+    )
+
+
 def _rebuild(exc: BaseException, error_type: str, **kwargs: Any) -> ApplicationError:
     """The same error (type, message, details) with new retry settings."""
     if isinstance(exc, ApplicationError):
@@ -481,8 +533,13 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
             return await super().execute_activity(input)
         root = self.root
         call = root.begin(request)
+        limit = root.attempt_timeout(call.info) if call.policy == ADAPTIVE else None
         try:
-            result = await super().execute_activity(input)
+            result = await self._run(input, limit)
+        except _AttemptExpired:
+            assert limit is not None
+            error = self._failed(call, _timed_out(call, limit))
+            raise error from None
         except asyncio.CancelledError:
             details = activity.cancellation_details()
             timed_out = details is not None and details.timed_out
@@ -500,6 +557,23 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
             root.budget.record_retry_success(call.target, root.clock())
         root.annotate(call)
         return result
+
+    async def _run(self, input: ExecuteActivityInput, limit: float | None) -> Any:
+        """The attempt, cut at ``limit`` seconds on the worker (None: the server's deadline)."""
+        if limit is None:
+            return await super().execute_activity(input)
+        deadline = asyncio.timeout(limit)
+        try:
+            async with deadline:
+                token = ATTEMPT_DEADLINE.set(deadline)
+                try:
+                    return await super().execute_activity(input)
+                finally:
+                    ATTEMPT_DEADLINE.reset(token)
+        except TimeoutError:
+            if deadline.expired():
+                raise _AttemptExpired from None
+            raise  # the function's own TimeoutError
 
     def _failed(self, call: _Call, exc: Exception) -> BaseException:
         root = self.root

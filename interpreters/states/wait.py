@@ -3,8 +3,7 @@ signal or update by name (a human approval), optionally with a timeout."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,7 +23,7 @@ def parse_timestamp(value: Any, state: str) -> datetime:
         raise NexusError(
             "InvalidTimestamp", f"'until' gave {value!r}, not ISO-8601", state
         ) from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 async def run(state: WaitState, data: Any, ctx: RunContext) -> Outcome:
@@ -44,7 +43,7 @@ async def run(state: WaitState, data: Any, ctx: RunContext) -> Outcome:
             timeout=timedelta(seconds=state.timeout) if state.timeout else None,
             timeout_summary=f"{state.name} timeout",
         )
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise NexusError(
             "Timeout", f"no '{name}' signal within {state.timeout:g}s", state.name
         ) from None

@@ -17,6 +17,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 #: NEXUS error types and the Step Functions error names they stand for.
@@ -282,7 +283,7 @@ def states_values(obj: Any, keys: Any, key: Any) -> list[Any]:
 def _millis(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -290,7 +291,7 @@ def _millis(value: Any) -> float | None:
         return None
     if "T" not in value:
         return None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).timestamp() * 1000
+    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp() * 1000
 
 
 def states_is_timestamp(value: Any) -> bool:

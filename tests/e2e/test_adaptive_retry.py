@@ -1,7 +1,8 @@
 """Adaptive retry end to end, on the real dev server: under a brownout the adaptive policy
 waits longer and calls the target less than Temporal's static schedule; a spent retry budget
 fails the attempt with the typed ``RetryBudgetExhausted`` error, which a ``fallback:`` serves and
-a ``catch`` routes."""
+a ``catch`` routes; an attempt past its start-to-close is cut on the worker (``AttemptTimedOut``)
+and retried on the adaptive policy, while static keeps the server's timeout."""
 
 from __future__ import annotations
 
@@ -285,3 +286,119 @@ async def test_scores_delays_and_budget_are_metrics_and_span_attributes(
     assert failed.attributes["nexus.retry.policy"] == "adaptive"
     assert succeeded.attributes["nexus.retry.degraded"] is False
     assert "nexus.retry.delay" not in succeeded.attributes
+
+
+SLOW = """
+name: slow-{policy}
+functions:
+  svc:
+    uri: {fn}:slow_{policy}
+    retry: {{max_attempts: 3, initial_interval: 100ms, policy: {policy}}}
+states:
+  - name: Call
+    action: svc
+    timeout: 1s
+    catch:
+      - errors: ["*"]
+        as: problem
+        next: Failed
+  - name: Failed
+    type: pass
+    output: '{{"type": problem.type, "message": problem.message}}'
+"""
+
+
+async def _last_failure(handle: Any) -> tuple[str, Any]:
+    """The kind of the activity's final failure event in history, and its failure."""
+    history = await handle.fetch_history()
+    for event in reversed(history.events):
+        if event.HasField("activity_task_failed_event_attributes"):
+            return "failed", event.activity_task_failed_event_attributes.failure
+        if event.HasField("activity_task_timed_out_event_attributes"):
+            return "timed_out", event.activity_task_timed_out_event_attributes.failure
+    raise AssertionError("no activity failure in history")
+
+
+async def test_adaptive_governs_timed_out_attempts_static_keeps_the_servers(
+    env: WorkflowEnvironment,
+) -> None:
+    # One retry per window for the target: the second timeout finds the budget spent.
+    settings = ResilienceSettings(budget_ratio=0.0, budget_floor=1, refit_interval=0, seed=3)
+    texts = [SLOW.format(policy=p, fn=FN) for p in ("static", "adaptive")]
+    async with adaptive_worker(env.client, settings, *texts) as (worker, interceptor):
+        static_h = await start(env.client, worker, "slow-static", {})
+        adaptive_h = await start(env.client, worker, "slow-adaptive", {})
+        static, adaptive = await asyncio.wait_for(
+            asyncio.gather(static_h.result(), adaptive_h.result()), timeout=60
+        )
+        target = f"{FN}:slow_adaptive"
+        snap = interceptor.budget.snapshot(target, interceptor.clock())
+        score = interceptor.score(target)
+        static_failure = await _last_failure(static_h)
+        adaptive_failure = await _last_failure(adaptive_h)
+    # Adaptive: the worker cut each attempt at 0.9 s (1 s less min(10%, 1 s)) and decided the
+    # retry itself: a quick one the budget paid for, then the budget was spent.
+    decisions = [d for d in interceptor.decisions if d.function == "svc"]
+    assert [(d.error_type, d.reason, d.attempt) for d in decisions] == [
+        ("AttemptTimedOut", "blip", 1),
+        ("AttemptTimedOut", "budget-exhausted", 2),
+    ], decisions
+    assert decisions[0].delay is not None and 0.05 <= decisions[0].delay <= 0.1
+    assert all(d.workflow_id == adaptive_h.id for d in decisions)
+    assert fns.CALLS[("slow-adaptive", adaptive_h.id)] == 2
+    assert snap.retries == 1 and snap.remaining <= 0, snap
+    assert score.value > 0, score  # the timeouts were scored
+    assert adaptive["type"] == "RetryBudgetExhausted", adaptive
+    assert (
+        "AttemptTimedOut" in adaptive["message"]
+        and "timed out on the worker" in (adaptive["message"])
+    )
+    kind, failure = adaptive_failure
+    assert kind == "failed"
+    assert failure.application_failure_info.type == "RetryBudgetExhausted"
+    assert failure.application_failure_info.non_retryable
+    # Static: untouched; the server timed out all three attempts and routed `Timeout`.
+    assert fns.CALLS[("slow-static", static_h.id)] == 3
+    assert static == {"type": "Timeout", "message": "timed out (start_to_close)"}, static
+    kind, failure = static_failure
+    assert kind == "timed_out"
+    assert not [d for d in interceptor.decisions if d.policy == "static"]
+
+
+SLOW_TIMEOUT = f"""
+name: slow-timeout
+functions:
+  svc:
+    uri: {FN}:slow_adaptive
+    retry: {{max_attempts: 2, initial_interval: 100ms, policy: adaptive}}
+states:
+  - name: Call
+    action: svc
+    timeout: 1s
+    catch:
+      - errors: [Timeout]
+        as: problem
+        next: TimedOut
+  - name: TimedOut
+    type: pass
+    output: '{{"type": problem.type, "message": problem.message}}'
+"""
+
+
+async def test_worker_side_timeout_of_the_last_attempt_routes_as_timeout(
+    env: WorkflowEnvironment,
+) -> None:
+    settings = ResilienceSettings(refit_interval=0, seed=5)
+    async with adaptive_worker(env.client, settings, SLOW_TIMEOUT) as (worker, interceptor):
+        handle = await start(env.client, worker, "slow-timeout", {})
+        result = await asyncio.wait_for(handle.result(), timeout=60)
+        kind, failure = await _last_failure(handle)
+    # Attempt 1 timed out on the worker and was retried on the adaptive delay; attempt 2 was
+    # the last: its AttemptTimedOut ends the task and a `catch` on `Timeout` routes it.
+    assert [(d.error_type, d.reason) for d in interceptor.decisions] == [
+        ("AttemptTimedOut", "blip")
+    ]
+    assert fns.CALLS[("slow-adaptive", handle.id)] == 2
+    assert result["type"] == "Timeout", result
+    assert result["message"].startswith("timed out (start_to_close): function 'svc': attempt 2")
+    assert kind == "failed" and failure.application_failure_info.type == "AttemptTimedOut"

@@ -68,3 +68,23 @@ def blip_once(payload: Any) -> dict[str, Any]:
     if attempt == 1:
         raise ApplicationError("transient glitch", type="ServiceUnavailable")
     return {"attempts": attempt}
+
+
+#: How long ``slow_static``/``slow_adaptive`` take: past the tests' 1 s start-to-close.
+SLOW_SECONDS = 2.5
+
+
+async def _slow(name: str) -> dict[str, Any]:
+    attempt = _count(name)
+    await asyncio.sleep(SLOW_SECONDS)
+    return {"attempts": attempt}
+
+
+async def slow_static(payload: Any) -> dict[str, Any]:
+    """Every attempt runs past the start-to-close timeout."""
+    return await _slow("slow-static")
+
+
+async def slow_adaptive(payload: Any) -> dict[str, Any]:
+    """Every attempt runs past the start-to-close timeout."""
+    return await _slow("slow-adaptive")

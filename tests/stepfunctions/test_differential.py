@@ -127,7 +127,7 @@ async def run_nexus(client: Client, worker: Worker, case: Case) -> dict[str, Any
             message = details.get("message") if isinstance(details, dict) else None
             return {"status": "FAILED", "error": cause.type, "cause": message}
         return {"status": "FAILED", "error": type(cause).__name__, "cause": str(cause)}
-    except asyncio.TimeoutError:
+    except TimeoutError:
         why = f"no result within {_RUN_TIMEOUT}s"
         async for event in handle.fetch_history_events():
             if event.HasField("workflow_task_failed_event_attributes"):
