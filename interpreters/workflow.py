@@ -20,10 +20,10 @@ from interpreters.context import RunContext
 from interpreters.errors import NexusError, matches
 from interpreters.states import HANDLERS
 from interpreters.states.map import SHARD_TYPE, MapJob, run_range
-from interpreters.states.task import call_action
+from interpreters.states.task import run_compensation
 from interpreters.tracing import observe_failure, observe_state
 from nexus_temporal.dsl.plan import Plan, Scope
-from nexus_temporal.dsl.schema import MapState, RetrySpec
+from nexus_temporal.dsl.schema import MapState
 from nexus_temporal.registry import Registry, UnknownDefinition
 
 RESOLVE_ACTIVITY = "nexus.resolve_definition"
@@ -271,20 +271,7 @@ class NexusWorkflow:
             record: dict[str, Any] = {"state": comp.state, "action": comp.action}
             self._details(f"**Compensating** `{comp.state}` with `{comp.action}`")
             try:
-                await call_action(
-                    ctx,
-                    state=comp.state,
-                    action=comp.action,
-                    payload=comp.payload,
-                    retry=comp.spec.retry or RetrySpec(max_attempts=5),
-                    timeout=comp.timeout,
-                    schedule_to_close=None,
-                    heartbeat=None,
-                    task_queue=comp.task_queue,
-                    summary=f"compensate {comp.state}",
-                    key=comp.key,
-                    express=comp.express,
-                )
+                await run_compensation(ctx, comp, f"compensate {comp.state}")
                 record["status"] = "compensated"
             except NexusError as cerr:
                 record["status"] = "failed"

@@ -14,16 +14,15 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from nexus_temporal.codec import CodecError, EncryptionCodec
+from nexus_temporal.serving import BackgroundServer
 
 log = logging.getLogger("nexus.codec_server")
 
@@ -34,7 +33,7 @@ MAX_BODY = 64 * 1024 * 1024
 ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
 
 
-class CodecServer:
+class CodecServer(BackgroundServer):
     """Serve ``codec`` on ``host:port`` (0: a free port) in a background thread.
 
     Args:
@@ -51,46 +50,19 @@ class CodecServer:
         origins: Sequence[str] = DEFAULT_ORIGINS,
         tokens: Sequence[str] = (),
     ) -> None:
+        super().__init__(host, port)
         self.codec = codec
-        self.host = host
-        self.port = port
         self.origins = tuple(o.rstrip("/") for o in origins)
         self.tokens = tuple(t.encode() for t in tokens)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the codec server is not started")
-        return f"http://{self.host}:{self._server.server_port}"
+    def label(self) -> str:
+        return "codec server"
 
-    def start(self) -> CodecServer:
+    def make_server(self) -> ThreadingHTTPServer:
         server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="nexus-codec-server", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> CodecServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return server
 
     # -- request logic, independent of the HTTP plumbing ---------------------------------------
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from activities.emulators.faults import Faults, FaultState
+from nexus_temporal.serving import BackgroundServer
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -30,48 +29,21 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-class Emulator:
+class Emulator(BackgroundServer):
     """Base of the emulators: serve :meth:`handle` on ``host:port`` (0: a free port)."""
 
     name = "emulator"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.faults = FaultState()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError(f"{self.name} emulator is not started")
-        return f"http://{self.host}:{self._server.server_port}"
+    def label(self) -> str:
+        return f"{self.name} emulator"
 
-    def start(self) -> Emulator:
-        self._server = make_server(self.host, self.port, self.wsgi, threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"{self.name}-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def make_server(self) -> BaseWSGIServer:
+        return make_server(self.host, self.port, self.wsgi, threaded=True)
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)

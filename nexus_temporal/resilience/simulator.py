@@ -25,7 +25,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from activities.breaker import BreakerSettings, CircuitBreaker, CircuitOpenError
@@ -548,18 +548,6 @@ class Simulator:
         retry_after: float | None,
     ) -> Decision:
         wl = self.workload
-        if self.scorer is None or self.budget is None:
-            # Temporal's schedule; an open breaker's CircuitOpen carries next_retry_delay.
-            ctx = RetryContext(
-                attempt,
-                wl.max_attempts,
-                wl.initial,
-                wl.maximum,
-                wl.coefficient,
-                remaining=deadline - self.now,
-                retry_after=breaker_remaining or retry_after,
-            )
-            return static_delay(ctx)
         ctx = RetryContext(
             attempt,
             wl.max_attempts,
@@ -570,6 +558,9 @@ class Simulator:
             breaker_remaining=breaker_remaining,
             retry_after=retry_after,
         )
+        if self.scorer is None or self.budget is None:
+            # Temporal's schedule; an open breaker's CircuitOpen carries next_retry_delay.
+            return static_delay(replace(ctx, retry_after=breaker_remaining or retry_after))
         return choose_delay(self.scorer.score(function, self.now), ctx, self._policy_rng)
 
     def _compensate(self, wf: _Workflow, step: Step, provider: str) -> Process:

@@ -920,6 +920,17 @@ class _StateCtx:
         self.c.ok(self.asl, f"Parallel → parallel with {len(branches)} branch(es)")
         return [*pre, out]
 
+    def apply_result(self, out: dict[str, Any], result: str) -> None:
+        """The result half of the pipeline of a state that produces ``result`` (JSONata over
+        ``$res``): ResultSelector as ``output``, ResultPath/Assign as ``assign``, Catch."""
+        output = self._sel_of(result)
+        if output != "$res":
+            out["output"] = bind_res(output)
+        out["assign"] = self.assign_block("$res")
+        catch = self.catch_rules()
+        if catch:
+            out["catch"] = catch
+
     def _sel_of(self, result: str) -> str:
         """ResultSelector over ``result`` (JSONPath mode)."""
         if not self.jsonata and "ResultSelector" in self.s:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nexus_temporal.stepfunctions.convert import bind_res
 from nexus_temporal.stepfunctions.paths import Env, reference, template
 
 if TYPE_CHECKING:
@@ -179,13 +178,7 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
         )
         collect = False
     collected = '$states_pluck($res, "value")' if collect else "$res"
-    output = ctx._sel_of(collected)
-    if output != "$res":
-        out["output"] = bind_res(output)
-    out["assign"] = ctx.assign_block("$res")
-    catch = ctx.catch_rules()
-    if catch:
-        out["catch"] = catch
+    ctx.apply_result(out, collected)
     if s.get("Retry"):
         ctx.c.approx(
             ctx.asl,

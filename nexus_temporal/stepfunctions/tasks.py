@@ -13,7 +13,6 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from nexus_temporal.stepfunctions.convert import bind_res
 from nexus_temporal.stepfunctions.paths import PathError, reference, template
 
 if TYPE_CHECKING:
@@ -176,13 +175,7 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
     ctx.timeouts(task, heartbeat_ok=bool(_ACTIVITY.match(resource)))
     if "TimeoutSeconds" not in s and "TimeoutSecondsPath" not in s:
         _default_timeout(ctx, task, is_lambda)
-    output = ctx._sel_of(wrap or "$res")
-    if output != "$res":
-        task["output"] = bind_res(output)
-    task["assign"] = ctx.assign_block("$res")
-    catch = ctx.catch_rules()
-    if catch:
-        task["catch"] = catch
+    ctx.apply_result(task, wrap or "$res")
     ctx._next(task)
     ctx.c.ok(ctx.asl, what)
     return [task]
@@ -310,13 +303,7 @@ def _start_execution(ctx: _StateCtx, service: str, params: Any) -> list[dict[str
     else:
         out["detached"] = True
         wrap = '{"ExecutionArn": $res.workflow_id, "StartDate": $context.State.EnteredTime}'
-    output = ctx._sel_of(wrap)
-    if output != "$res":
-        out["output"] = bind_res(output)
-    out["assign"] = ctx.assign_block("$res")
-    catch = ctx.catch_rules()
-    if catch:
-        out["catch"] = catch
+    ctx.apply_result(out, wrap)
     if ctx.s.get("Retry"):
         ctx.c.approx(
             ctx.asl,
