@@ -30,6 +30,8 @@ import binascii
 import os
 import re
 import secrets
+import stat
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.converter import (
@@ -57,8 +59,25 @@ ENV_KEYS_FILE = "NEXUS_CODEC_KEYS_FILE"
 
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # 96 bits, GCM's standard nonce
+TAG_BYTES = 16  # GCM's authentication tag, appended to the ciphertext
 _AAD_PREFIX = b"nexus-codec/v1:"
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _valid_id(key_id: str) -> bool:
+    """A well-formed key id that is not itself a key: URL-safe base64 of 32 bytes without
+    padding (43 characters) is a valid id by its alphabet, and an entry with its id and key
+    swapped must not get its key echoed in the error that names the id."""
+    if not _KEY_ID.match(key_id):
+        return False
+    if len(key_id) in (43, 44):
+        norm = key_id.replace("-", "+").replace("_", "/")
+        try:
+            decoded = base64.b64decode(norm + "=" * (-len(norm) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            return True
+        return len(decoded) != KEY_BYTES
+    return True
 
 
 class CodecError(Exception):
@@ -95,9 +114,10 @@ class KeyRing:
         self._ids: tuple[str, ...] = tuple(k for k, _ in keys)
         self._ciphers: dict[str, AESGCM] = {}
         for key_id, key in keys:
-            if not _KEY_ID.match(key_id):
+            if not _valid_id(key_id):
+                # not echoed: an invalid id may be a key given in the id's place
                 raise CodecConfigError(
-                    f"invalid key id '{key_id[:64]}': use 1-64 letters, digits, '.', '_' or '-'"
+                    "invalid key id (not shown): use 1-64 letters, digits, '.', '_' or '-'"
                 )
             if key_id in self._ciphers:
                 raise CodecConfigError(f"key id '{key_id}' is given twice")
@@ -130,33 +150,39 @@ class KeyRing:
     @classmethod
     def parse(cls, text: str, source: str = ENV_KEYS) -> KeyRing:
         """Keys from ``id:base64key`` entries separated by commas, spaces or newlines; ``#``
-        starts a comment. ``source`` names where the text came from, for error messages."""
+        starts a comment. ``source`` names where the text came from, for error messages.
+
+        An error names the source, the line and the entry, and the key id once it is known
+        to be a valid id; never the text of an entry, which may be a key (a bare key, or an
+        entry with its id and key swapped)."""
         entries: list[tuple[str, bytes]] = []
-        for line in text.splitlines():
+        number = 0
+        for lineno, line in enumerate(text.splitlines(), 1):
             for entry in re.split(r"[,\s]+", line.split("#", 1)[0]):
                 if not entry:
                     continue
+                number += 1
+                where = f"{source}: line {lineno}, entry {number}"
                 key_id, sep, encoded = entry.partition(":")
-                if not sep or not key_id or not encoded:
-                    # never echo the entry: without ':' it may be a bare key
-                    what = (
-                        "an entry without ':'"
-                        if not sep
-                        else "an entry without an id"
-                        if not key_id
-                        else f"no key after '{key_id[:64]}:'"
-                    )
+                if not sep or not key_id:
+                    what = "an entry without an id" if sep else "an entry without ':'"
                     raise CodecConfigError(
-                        f"{source}: expected 'id:base64key' entries separated by commas or "
+                        f"{where}: expected 'id:base64key' entries separated by commas or "
                         f"newlines (e.g. 'k1:<output of openssl rand -base64 32>'), got {what}"
                     )
+                if not _valid_id(key_id):
+                    raise CodecConfigError(
+                        f"{where}: invalid key id (use 1-64 letters, digits, '.', '_' or '-'; "
+                        "are the id and the key swapped? the form is 'id:base64key'); "
+                        "the entry is not shown, it may hold a key"
+                    )
+                if not encoded:
+                    raise CodecConfigError(f"{where}: no key after '{key_id}:'")
                 norm = encoded.replace("-", "+").replace("_", "/")
                 try:
                     key = base64.b64decode(norm + "=" * (-len(norm) % 4), validate=True)
                 except (binascii.Error, ValueError):
-                    raise CodecConfigError(
-                        f"{source}: key '{key_id}' is not valid base64"
-                    ) from None
+                    raise CodecConfigError(f"{where}: key '{key_id}' is not valid base64") from None
                 entries.append((key_id, key))
         if not entries:
             raise CodecConfigError(f"{source}: no keys (expected 'id:base64key' entries)")
@@ -174,6 +200,7 @@ class KeyRing:
         env = os.environ if environ is None else environ
         path = file or env.get(ENV_KEYS_FILE)
         if path:
+            warn_if_exposed(path, "codec key file")
             try:
                 text = Path(path).read_text(encoding="utf-8")
             except OSError as exc:
@@ -183,6 +210,58 @@ class KeyRing:
             return cls.parse(text, str(path))
         inline = env.get(ENV_KEYS, "").strip()
         return cls.parse(inline, ENV_KEYS) if inline else None
+
+
+_warned: set[tuple[str, int]] = set()
+
+
+def warn_if_exposed(path: str | Path, what: str) -> bool:
+    """Warn on stderr (once per file and mode) when a secret file is readable or writable by
+    its group or by others; True if so. The file is still used: refusing would break
+    deployments whose mounted secrets have such modes, and the operator gets told how to fix
+    it. A file that cannot be stat'ed is left to the caller's read to report."""
+    if os.name == "nt":  # no POSIX modes to check
+        return False
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return False
+    if not mode & 0o077:
+        return False
+    if (str(path), mode) not in _warned:
+        _warned.add((str(path), mode))
+        print(
+            f"nexus: WARNING: the {what} {path} has mode {mode:04o}: other users of this "
+            f"machine can {'change' if mode & 0o022 else 'read'} it; run: chmod 600 {path}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return True
+
+
+def write_secret_file(path: str | Path, line: str) -> bool:
+    """Append ``line`` to the secret file ``path``, creating it with mode 0600 if it does not
+    exist (atomically: ``O_CREAT | O_EXCL`` with the mode, never a window with a wider one);
+    True if the file was created."""
+    data = (line.rstrip("\n") + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        created = True
+    except FileExistsError:
+        warn_if_exposed(path, "codec key file")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        created = False
+        with open(path, "rb") as existing:  # start on a line of its own
+            existing.seek(0, os.SEEK_END)
+            if existing.tell():
+                existing.seek(-1, os.SEEK_END)
+                if existing.read(1) != b"\n":
+                    data = b"\n" + data
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return created
 
 
 class EncryptionCodec(PayloadCodec):
@@ -218,8 +297,15 @@ class EncryptionCodec(PayloadCodec):
         key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
         if not key_id:
             raise CodecError(f"encrypted payload without the '{KEY_ID}' metadata")
+        if not _KEY_ID.match(key_id):  # not echoed: it comes from whoever sent the payload
+            raise CodecError(f"encrypted payload with an invalid '{KEY_ID}'")
         cipher = self.keys.cipher(key_id)
         data = payload.data
+        if len(data) < NONCE_BYTES + TAG_BYTES:
+            raise CodecError(
+                f"payload encrypted with key id '{key_id}' is too short: {len(data)} bytes, "
+                f"at least {NONCE_BYTES + TAG_BYTES} (nonce and tag) expected"
+            )
         try:
             plain = cipher.decrypt(
                 data[:NONCE_BYTES], data[NONCE_BYTES:], _AAD_PREFIX + key_id.encode()
@@ -230,7 +316,12 @@ class EncryptionCodec(PayloadCodec):
                 f"altered, or the key configured as '{key_id}' is not the one that encrypted it"
             ) from None
         original = Payload()
-        original.ParseFromString(plain)
+        try:
+            original.ParseFromString(plain)
+        except DecodeError:  # authentic, so encrypted by a key holder, but not by this codec
+            raise CodecError(
+                f"payload encrypted with key id '{key_id}' does not hold a Temporal payload"
+            ) from None
         return original
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
