@@ -355,26 +355,134 @@ class Problem:
         return f"record {self.record}: {self.message}"
 
 
-def parse(text: str) -> list[dict[str, Any] | None]:
-    """The records of a JSONL audit file; None for a line that is not a JSON object."""
-    out: list[dict[str, Any] | None] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
-        out.append(value if isinstance(value, dict) else None)
+@dataclass(frozen=True)
+class Unreadable:
+    """A line that is not one JSON object, or one that JSON readers would read differently."""
+
+    reason: str
+
+
+#: One line of an audit file as :func:`parse` reads it (None: not a JSON object, as before).
+Line = dict[str, Any] | Unreadable | None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(key)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key written twice in one object: ``json`` keeps the
+    last value, other readers the first, so a forged first value could be shown to a person
+    while the hash, computed over the last, still matches."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
     return out
 
 
-def verify(records: Sequence[dict[str, Any] | None], key: bytes | None = None) -> list[Problem]:
+def parse(text: str) -> list[Line]:
+    """The records of a JSONL audit file, one per non-blank line; an :class:`Unreadable` for a
+    line that is not a JSON object or that has a key twice in one of its objects."""
+    out: list[Line] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        value: Any
+        try:
+            value = json.loads(line, object_pairs_hook=_unique_keys)
+        except _DuplicateKey as exc:
+            value = Unreadable(f"duplicate key '{exc.key}': readers disagree on its value (edited)")
+        except RecursionError:
+            value = Unreadable("nested too deeply to read (edited)")
+        except ValueError as exc:
+            # JSONDecodeError, or a number too long to convert (the int digit limit).
+            value = (
+                Unreadable("not a JSON object (edited)")
+                if isinstance(exc, json.JSONDecodeError)
+                else Unreadable(f"unreadable: {str(exc)[:120]} (edited)")
+            )
+        if not isinstance(value, (dict, Unreadable)):
+            value = Unreadable("not a JSON object (edited)")
+        out.append(value)
+    return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a trail says it covers, from its export header (None: no readable header)."""
+
+    workflow_id: str | None
+    runs: list[str]
+    records: int
+    declared: int | None
+    #: The workflow had ended when it was exported (the header's ``complete``).
+    ended: bool
+    #: Every record the header declares is in the file.
+    all_records: bool
+    signed: bool
+    exported_at: str | None
+    head: str | None
+
+    @property
+    def complete(self) -> bool:
+        """The trail holds every step of the workflow: it had ended, and nothing is missing."""
+        return self.ended and self.all_records
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "runs": self.runs,
+            "records": self.records,
+            "declared_records": self.declared,
+            "complete": self.complete,
+            "workflow_ended": self.ended,
+            "all_records_present": self.all_records,
+            "signed": self.signed,
+            "exported_at": self.exported_at,
+            "head": self.head,
+        }
+
+
+def summarize(records: Sequence[Line]) -> Summary:
+    """The workflow a trail covers and whether it is complete (a partial export, of a workflow
+    that was still running, or a file with records missing, is not)."""
+    header = records[0] if records and isinstance(records[0], dict) else None
+    header = header if header is not None and header.get("kind") == "export" else None
+    h: dict[str, Any] = header or {}
+    declared = h.get("records")
+    declared = declared if isinstance(declared, int) and not isinstance(declared, bool) else None
+    seqs = {
+        r.get("seq")
+        for r in records
+        if isinstance(r, dict) and isinstance(r.get("seq"), int) and not isinstance(r["seq"], bool)
+    }
+    runs = h.get("runs")
+    last = records[-1] if records else None
+    workflow_id = h.get("workflow_id")
+    return Summary(
+        workflow_id=workflow_id if isinstance(workflow_id, str) else None,
+        runs=[r for r in runs if isinstance(r, str)] if isinstance(runs, list) else [],
+        records=len(records),
+        declared=declared,
+        ended=h.get("complete") is True,
+        all_records=declared is not None and seqs >= set(range(1, declared + 1)),
+        signed=bool(h.get("signed")),
+        exported_at=h.get("exported_at") if isinstance(h.get("exported_at"), str) else None,
+        head=last.get("hash") if isinstance(last, dict) else None,
+    )
+
+
+def verify(lines: Sequence[Line], key: bytes | None = None) -> list[Problem]:
     """Every problem that shows a record was edited, removed, inserted or reordered, or that a
     signature does not match ``key``; empty when the trail is intact."""
     problems: list[Problem] = []
-    if not records:
+    if not lines:
         return [Problem(1, "the file holds no records")]
+    records = [r if isinstance(r, dict) else None for r in lines]
     header = records[0]
     if header is None or header.get("kind") != "export" or header.get("seq") != 1:
         problems.append(Problem(1, "the first record is not the export header (removed?)"))
@@ -389,10 +497,24 @@ def verify(records: Sequence[dict[str, Any] | None], key: bytes | None = None) -
     last_seq = 0
     for line, record in enumerate(records, start=1):
         if record is None:
-            problems.append(Problem(line, "not a JSON object (edited)"))
+            bad = lines[line - 1]
+            reason = bad.reason if isinstance(bad, Unreadable) else "not a JSON object (edited)"
+            problems.append(Problem(line, reason))
             edited.add(line)
             continue
         seq = record.get("seq")
+        if line > 1 and header is not None:
+            # Hashes and signatures cover each record alone: a record of another workflow's
+            # trail (signed with the same key) must not pass as a step of this one.
+            owner, run_id = record.get("workflow_id"), record.get("run_id")
+            if owner != header.get("workflow_id"):
+                problems.append(
+                    Problem(
+                        line, f"belongs to workflow {owner!r}, not {header.get('workflow_id')!r}"
+                    )
+                )
+            elif isinstance(header.get("runs"), list) and run_id not in header["runs"]:
+                problems.append(Problem(line, f"run {run_id!r} is not one of the export's runs"))
         if record.get("hash") != record_hash(record):
             problems.append(Problem(line, "edited: its content does not match its hash"))
             edited.add(line)

@@ -121,13 +121,23 @@ class Registry:
 
 
 def definition_files(paths: Sequence[str | Path]) -> list[Path]:
-    """YAML files named directly or found under directories, in a stable order."""
+    """YAML files named directly or found under directories, in a stable order.
+
+    A ``*.yaml`` entry under a directory that is not a directory itself is listed even when it
+    is a FIFO, a device or a symlink to one, so that loading it reports it (the loader reads
+    regular files only, without blocking) instead of silently serving fewer definitions. A
+    dangling symlink (an editor's lock file, ``.#w.yaml``) is skipped, as before.
+    """
     files: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             files.extend(
-                sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file())
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.suffix in YAML_SUFFIXES and f.exists() and not f.is_dir()
+                )
             )
         else:
             files.append(p)

@@ -1,7 +1,8 @@
 """Read YAML into plain data while remembering where every key and value came from.
 
-Hostile input is bounded: file size, node count after alias expansion, and nesting depth.
-Duplicate keys, which YAML silently overwrites, are errors.
+Hostile input is bounded: only regular files are read, file size, node count after alias
+expansion, nesting depth and the digits of an integer. Duplicate keys, which YAML silently
+overwrites, are errors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.files import FileProblem, read_text_file
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
@@ -24,6 +26,13 @@ MAX_DEPTH = 64
 #: the builder enforces exactly.
 MAX_FLOW_BRACKETS = 4 * MAX_DEPTH
 _FLOW_BRACKET = re.compile(r"[\[\]{}]")
+#: Integers have at most this many digits. Python refuses to convert longer ones between text
+#: and int (a traceback, not an error), and 640 is the lowest limit a process may set
+#: (``sys.int_info.str_digits_check_threshold``): a longer integer would fail here, or later and
+#: far from its line when a hash, a payload or a message is made. No definition needs one.
+MAX_INT_DIGITS = 640
+_INT_BOUND = 10**MAX_INT_DIGITS
+_INT_TAG = "tag:yaml.org,2002:int"
 
 PathKey = tuple[Any, ...]
 
@@ -99,14 +108,33 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        if node.tag == _INT_TAG:
+            # Counted before converting: int() itself raises on more than ~4300 digits.
+            digits = sum(ch.isdigit() for ch in node.value)
+            if digits > MAX_INT_DIGITS:
+                raise self._too_long(node, f"{digits} digits")
         try:
-            return _SCALARS.construct_object(node, deep=True)
+            value = _SCALARS.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None
             raise self.fail(node, f"invalid value: {problem or exc}") from None
+        except (ValueError, OverflowError) as exc:  # a scalar PyYAML resolves but cannot build
+            raise self.fail(node, f"invalid value: {str(exc)[:200]}", _QUOTE_HINT) from None
+        # Hexadecimal, octal and sexagesimal (1:30) integers reach large values in few digits.
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_BOUND:
+            raise self._too_long(node, f"more than {MAX_INT_DIGITS} digits written in decimal")
+        return value
+
+    def _too_long(self, node: yaml.Node, size: str) -> DefinitionError:
+        return self.fail(
+            node,
+            f"number too large: {size} (an integer may have at most {MAX_INT_DIGITS})",
+            _QUOTE_HINT,
+        )
 
 
 _SCALARS = yaml.SafeLoader("")
+_QUOTE_HINT = "write a smaller number, or quote it if it is meant as text"
 
 
 def _location_at(text: str, index: int, file: str) -> Location:
@@ -207,25 +235,20 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
 
 
 def load_yaml_file(path: str | Path) -> Document:
-    """Read and parse a YAML file; unreadable files become located errors too."""
+    """Read and parse a YAML file; unreadable files become located errors too.
+
+    Only a regular file (after following symlinks) of at most MAX_BYTES is read: a FIFO or a
+    device such as ``/dev/zero`` is refused without blocking (:mod:`nexus_temporal.dsl.files`).
+    """
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise DefinitionError(
-                [
-                    DefinitionIssue(
-                        Location(str(p), 1, 1), f"file larger than {MAX_BYTES} bytes", code="yaml"
-                    )
-                ]
-            )
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
+        text = read_text_file(p, MAX_BYTES)
+    except FileProblem as exc:
         raise DefinitionError(
-            [DefinitionIssue(Location(str(p), 1, 1), "file is not UTF-8 text", code="yaml")]
-        ) from None
-    except OSError as exc:
-        raise DefinitionError(
-            [DefinitionIssue(Location(str(p)), f"cannot read file: {exc.strerror}", code="io")]
+            [
+                DefinitionIssue(
+                    Location(str(p), exc.line, exc.column), exc.message, hint=exc.hint, code="io"
+                )
+            ]
         ) from None
     return load_yaml_text(text, str(p))

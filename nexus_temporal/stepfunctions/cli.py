@@ -47,15 +47,21 @@ def definition_name(path: Path) -> str:
 
 
 def asl_files(root: Path) -> list[Path]:
-    if root.is_file():
+    """``root`` itself unless it is a directory, else the ASL files under it. A FIFO or device
+    (or a symlink to one) is listed, not skipped, so that reading it reports it; a dangling
+    symlink is skipped."""
+    if not root.is_dir():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+    return sorted(
+        p for p in root.rglob("*") if p.suffix in SUFFIXES and p.exists() and not p.is_dir()
+    )
 
 
 def handle(args: argparse.Namespace) -> int:
     from nexus_temporal.dsl.compiler import compile_text
     from nexus_temporal.dsl.errors import DefinitionError
     from nexus_temporal.stepfunctions import AslError, convert_asl
+    from nexus_temporal.stepfunctions.load import read_file
     from nexus_temporal.stepfunctions.report import render_markdown, summary_line
 
     root = Path(args.path)
@@ -86,12 +92,7 @@ def handle(args: argparse.Namespace) -> int:
     for path in files:
         stem = definition_name(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"{path}: error: cannot read: {exc}", file=sys.stderr)
-            invalid += 1
-            continue
-        try:
+            text = read_file(path)  # a regular file within the size bound, never a FIFO
             result = convert_asl(
                 text, name=args.name or stem, version=args.def_version, source=str(path)
             )
