@@ -28,7 +28,12 @@ payload too large, ...)
 connection failure                                      ``ConnectionError``    yes
 connect or read timeout                                 ``Timeout``            yes
 no credentials                                          ``ProviderNotConfigured``  no
+signed request to a plain-http, non-loopback endpoint   ``InsecureTransport``  no
 ======================================================  =====================  =========
+
+The ``endpoint_url`` is the operator's (trusted), but a signed request carries the access key
+id and any session token in headers: it goes over https only (plain http to loopback, e.g. the
+emulator, or ``unsigned``). Messages never carry URL userinfo or bearer tokens.
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from activities.config import AwsSettings, ProvidersConfig
+from activities.http import CredentialRefused, require_secure
 from activities.invoke import InvokeRequest
+from activities.redact import scrub_text, strip_userinfo
 
 _NAME = r"[A-Za-z0-9_-]{1,64}"
 _QUALIFIER = r"(\$LATEST|[A-Za-z0-9_-]{1,128})"
@@ -135,14 +142,27 @@ class LambdaProvider:
             return "no AWS region: give the function 'region:', use an ARN, or set aws.region"
         if not REGION.match(region):
             return f"'{region}' is not an AWS region"
+        try:
+            self._check_endpoint()
+        except CredentialRefused as exc:
+            return str(exc)
         return None
+
+    def _check_endpoint(self) -> None:
+        """Signed requests (access key id, session token) go over https only."""
+        settings = self.settings or AwsSettings()
+        if settings.endpoint_url and not settings.unsigned:
+            require_secure(
+                settings.endpoint_url, "signed AWS requests (set aws.unsigned for a signing proxy)"
+            )
 
     def target_key(self, request: InvokeRequest) -> str:
         target = parse_uri(request.uri)
         region = self._region(target, request.options) or "?"
         qualifier = request.options.get("qualifier") or target.qualifier or "$LATEST"
         endpoint = (self.settings or AwsSettings()).endpoint_url
-        where = f"{endpoint}/{region}" if endpoint else region
+        # A metric label and part of messages: never with userinfo.
+        where = f"{strip_userinfo(endpoint)}/{region}" if endpoint else region
         return f"aws-lambda:{where}:{target.name}:{qualifier}"
 
     def client(self, region: str) -> Any:
@@ -186,6 +206,10 @@ class LambdaProvider:
                 type="ProviderNotConfigured",
                 non_retryable=True,
             )
+        try:
+            self._check_endpoint()
+        except CredentialRefused as exc:
+            raise exc.error(request.function) from None
         qualifier = request.options.get("qualifier") or target.qualifier
         kwargs: dict[str, Any] = {
             "FunctionName": target.arn or target.name,
@@ -247,13 +271,15 @@ def classify_exception(function: str, exc: Exception) -> ApplicationError:
             type="ProviderNotConfigured",
             non_retryable=True,
         )
+    # botocore's own texts may quote the endpoint URL (and so its userinfo): scrubbed.
     if isinstance(exc, ParamValidationError):
         return ApplicationError(
-            f"function '{function}': {exc}", type="InvalidRequest", non_retryable=True
+            scrub_text(f"function '{function}': {exc}"), type="InvalidRequest", non_retryable=True
         )
     if not isinstance(exc, ClientError):
         return ApplicationError(
-            f"function '{function}': {type(exc).__name__}: {exc}", type="ConnectionError"
+            scrub_text(f"function '{function}': {type(exc).__name__}: {exc}"),
+            type="ConnectionError",
         )
     error = exc.response.get("Error", {})
     code = str(error.get("Code") or "")
@@ -261,7 +287,7 @@ def classify_exception(function: str, exc: Exception) -> ApplicationError:
     meta = exc.response.get("ResponseMetadata", {})
     status = int(meta.get("HTTPStatusCode") or 0)
     details = {"code": code, "status": status}
-    text = f"function '{function}': {code or 'HTTP ' + str(status)}: {message}"
+    text = scrub_text(f"function '{function}': {code or 'HTTP ' + str(status)}: {message}")
     if code in _THROTTLE_CODES or status == 429:
         return ApplicationError(
             text,

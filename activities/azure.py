@@ -11,6 +11,11 @@ Credentials come from the worker (``azure:`` settings), never from the definitio
 - ``auth: key``: ``x-functions-key`` read from ``key_file`` or the ``key_env`` variable;
 - ``auth: none``.
 
+They go only where they belong: ``APP.azurewebsites.net`` (or the ``endpoint_url`` the worker
+configures for that app), over https (plain http only to a loopback host). A full-URL target on
+any other host gets no credential: the call fails with ``CredentialNotAllowed`` (and the worker
+refuses to start with such a target), unless the app's ``auth`` is ``none``.
+
 Errors are those of the HTTP provider: 429 ``Throttled`` and 5xx ``HttpError`` are retried
 (``Retry-After`` honoured), other 4xx are ``HttpError`` not retried, a connection failure is
 ``ConnectionError`` and a client timeout ``Timeout`` (both retried).
@@ -24,14 +29,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from temporalio.exceptions import ApplicationError
 
 from activities.config import AzureAppSettings, AzureSettings, ProvidersConfig
-from activities.http import send_json
+from activities.http import (
+    CREDENTIAL_NOT_ALLOWED,
+    CredentialRefused,
+    require_secure,
+    send_json,
+)
 from activities.invoke import InvokeRequest
+from activities.redact import Redactor, strip_userinfo
 
 _APP = r"[A-Za-z0-9][A-Za-z0-9-]{0,58}"
+APP_DOMAIN = "azurewebsites.net"
 SHORT = re.compile(rf"^(?P<app>{_APP})/(?P<route>[^\s?#]+)$")
 FULL = re.compile(r"^(?P<base>https?://(?P<host>[A-Za-z0-9.-]+)(:\d+)?)/(?P<path>[^\s?#]*)$")
 
@@ -43,6 +56,28 @@ class AzureTarget:
     url: str
     #: The path after the host, e.g. ``api/charge``.
     path: str
+    #: The definition wrote a full URL (its host must be the app's or a configured endpoint).
+    explicit: bool = False
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one call goes and whose credentials it may carry."""
+
+    url: str
+    #: The function app whose settings apply (the default AAD scope is ``api://APP``).
+    app: str
+    settings: AzureAppSettings
+    #: The host is the app's own (``APP.azurewebsites.net``) or a configured endpoint_url.
+    own: bool
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, the default port spelled out."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def parse_uri(uri: str) -> AzureTarget:
@@ -51,7 +86,7 @@ def parse_uri(uri: str) -> AzureTarget:
     full = FULL.match(rest)
     if full:
         app = full["host"].split(".", 1)[0]
-        return AzureTarget(app, rest, full["path"])
+        return AzureTarget(app, rest, full["path"], explicit=True)
     short = SHORT.match(rest)
     if short:
         path = f"api/{short['route'].strip('/')}"
@@ -84,10 +119,47 @@ class AzureProvider:
         return (self.settings or AzureSettings()).for_app(target.app)
 
     def url(self, target: AzureTarget) -> str:
-        app = self._app(target)
-        if app.endpoint_url:
-            return f"{app.endpoint_url.rstrip('/')}/{target.path}"
-        return target.url
+        return self.destination(target).url
+
+    def destination(self, target: AzureTarget) -> Destination:
+        """Where the call goes, the app it belongs to, and whether the worker's credentials may
+        go with it (``own`` False: a foreign host).
+
+        A short target, or a full URL on ``APP.azurewebsites.net``, is the app's: the app's
+        ``endpoint_url`` (if configured) replaces the host. A full URL on a configured
+        ``endpoint_url``'s origin belongs to that app (``azure.apps`` first, then the
+        provider-wide one) and is called as written. Any other host is foreign.
+        """
+        settings = self.settings or AzureSettings()
+        wanted = origin(target.url)
+        if not target.explicit or wanted[1] == f"{target.app.lower()}.{APP_DOMAIN}":
+            app = self._app(target)
+            if app.endpoint_url:
+                url = f"{app.endpoint_url.rstrip('/')}/{target.path}"
+                return Destination(url, target.app, app, own=True)
+            return Destination(target.url, target.app, app, own=True)
+        for name, own in settings.apps.items():
+            if own.endpoint_url and origin(own.endpoint_url) == wanted:
+                return Destination(target.url, name, settings.for_app(name), own=True)
+        own_endpoint = bool(settings.endpoint_url) and origin(settings.endpoint_url or "") == wanted
+        return Destination(target.url, target.app, self._app(target), own=own_endpoint)
+
+    def _checked(self, target: AzureTarget) -> Destination:
+        """The destination, if the worker's credentials may go there; else
+        :class:`CredentialRefused` saying what to configure."""
+        dest = self.destination(target)
+        if dest.settings.auth == "none":
+            return dest
+        if not dest.own:
+            raise CredentialRefused(
+                CREDENTIAL_NOT_ALLOWED,
+                f"{origin(dest.url)[1]} is neither an Azure Functions host (*.{APP_DOMAIN}) nor "
+                "a configured azure endpoint_url, so the worker does not send its Azure "
+                f"credentials (auth: {dest.settings.auth}) there: write azure-function:APP/ROUTE, "
+                "or have the operator set azure.apps.<app>.endpoint_url to this host",
+            )
+        require_secure(dest.url, f"the Azure credentials (auth: {dest.settings.auth})")
+        return dest
 
     def problem(self, uri: str, options: Mapping[str, Any]) -> str | None:
         try:
@@ -99,22 +171,27 @@ class AzureProvider:
                 "the azure-function provider is not configured on this worker "
                 "(add 'azure:' to the providers file or set NEXUS_AZURE_AUTH)"
             )
-        app = self._app(target)
+        try:
+            dest = self._checked(target)
+        except CredentialRefused as exc:
+            return str(exc)
+        app = dest.settings
         if app.auth == "key" and not (
             (app.key_file and Path(app.key_file).is_file())
             or (app.key_env and app.key_env in os.environ)
         ):
             return (
-                f"no function key for app '{target.app}': set the environment variable "
+                f"no function key for app '{dest.app}': set the environment variable "
                 f"{app.key_env or '(azure.key_env)'} or azure.key_file"
             )
         return None
 
     def target_key(self, request: InvokeRequest) -> str:
-        return f"azure-function:{self.url(parse_uri(request.uri))}"
+        # A metric label and part of messages: never with userinfo (an endpoint_url may have).
+        return f"azure-function:{strip_userinfo(self.url(parse_uri(request.uri)))}"
 
-    async def _auth_headers(self, function: str, target: AzureTarget) -> dict[str, str]:
-        app = self._app(target)
+    async def _auth_headers(self, function: str, dest: Destination) -> dict[str, str]:
+        app = dest.settings
         if app.auth == "key":
             key = None
             if app.key_file and Path(app.key_file).is_file():
@@ -123,13 +200,13 @@ class AzureProvider:
                 key = os.environ.get(app.key_env)
             if not key:
                 raise ApplicationError(
-                    f"function '{function}': no function key for app '{target.app}' on the worker",
+                    f"function '{function}': no function key for app '{dest.app}' on the worker",
                     type="ProviderNotConfigured",
                     non_retryable=True,
                 )
             return {"x-functions-key": key}
         if app.auth == "aad":
-            scope = app.scope or f"api://{target.app}/.default"
+            scope = app.scope or f"api://{dest.app}/.default"
             try:
                 token = await self.credential().get_token(scope)
             except Exception as exc:  # azure-identity raises ClientAuthenticationError & co.
@@ -157,13 +234,23 @@ class AzureProvider:
                 non_retryable=True,
             )
         target = parse_uri(request.uri)
-        headers = await self._auth_headers(request.function, target)
+        try:
+            dest = self._checked(target)
+        except CredentialRefused as exc:
+            raise exc.error(request.function) from None
+        headers = await self._auth_headers(request.function, dest)
+        # The key or token is masked in whatever comes back (an echoing function, a 4xx body).
+        redactor = Redactor()
+        for value in headers.values():
+            redactor.add(value)
+            redactor.add(value.removeprefix("Bearer "))
         headers["Idempotency-Key"] = request.idempotency_key
         return await send_json(
             request.function,
             "POST",
-            self.url(target),
+            dest.url,
             request.payload,
             headers,
             timeout=self.settings.timeout,
+            redactor=redactor,
         )

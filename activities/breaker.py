@@ -25,6 +25,8 @@ from typing import Any
 
 from opentelemetry import metrics
 
+from activities.redact import strip_userinfo
+
 log = logging.getLogger("nexus.breaker")
 
 CIRCUIT_OPEN = "CircuitOpen"
@@ -101,7 +103,9 @@ class CircuitOpenError(Exception):
     until the breaker lets probes through."""
 
     def __init__(self, target: str, retry_in: float) -> None:
-        super().__init__(f"circuit breaker for '{target}' is open; retry in {retry_in:.1f}s")
+        super().__init__(
+            f"circuit breaker for '{strip_userinfo(target)}' is open; retry in {retry_in:.1f}s"
+        )
         self.target = target
         self.retry_in = retry_in
 
@@ -121,6 +125,9 @@ class CircuitBreaker:
         on_transition: TransitionListener | None = None,
     ) -> None:
         self.target = target
+        #: The target as logs and metrics show it: providers key targets without URL
+        #: userinfo already; masked again here so no caller can leak one into a label.
+        self.label = strip_userinfo(target)
         self.settings = settings
         self._clock = clock
         self._on_transition = on_transition
@@ -216,7 +223,7 @@ class CircuitBreaker:
         old, self._state = self._state, new
         if old is new:
             return
-        log.warning("circuit breaker for '%s': %s -> %s", self.target, old.value, new.value)
+        log.warning("circuit breaker for '%s': %s -> %s", self.label, old.value, new.value)
         if self._on_transition is not None:
             self._on_transition(self.target, old, new)
 
@@ -280,15 +287,16 @@ class BreakerRegistry:
             return self._breakers.get(target)
 
     def rejected(self, target: str) -> None:
-        self._rejected.add(1, {"target": target})
+        self._rejected.add(1, {"target": strip_userinfo(target)})
 
     def _transitioned(self, target: str, old: BreakerState, new: BreakerState) -> None:
-        self._transitions.add(1, {"target": target, "from": old.value, "to": new.value})
+        labels = {"target": strip_userinfo(target), "from": old.value, "to": new.value}
+        self._transitions.add(1, labels)
 
     def _observe(self, _options: metrics.CallbackOptions) -> list[metrics.Observation]:
         with self._lock:
             breakers = list(self._breakers.values())
-        return [metrics.Observation(_STATE_VALUE[b.state], {"target": b.target}) for b in breakers]
+        return [metrics.Observation(_STATE_VALUE[b.state], {"target": b.label}) for b in breakers]
 
 
 #: The process-wide registry every ``nexus.invoke`` activity uses.

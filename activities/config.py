@@ -1,17 +1,20 @@
-"""Cloud provider settings of a worker: regions, endpoints, credential modes, timeouts.
+"""Provider settings of a worker: regions, endpoints, credential modes, timeouts, and which
+environment variables a definition may read.
 
 They live with the worker, never in a definition or in workflow history: a providers file
 (YAML or JSON, ``--providers FILE`` or ``NEXUS_PROVIDERS_FILE``) plus ``NEXUS_*`` environment
 variables, which win over the file. A provider is *configured* when the file has its section
 (``aws:``, ``azure:``, ``gcp:``; ``{}`` is enough) or one of its ``NEXUS_<PROVIDER>_*`` variables
-is set. Secrets are never values here: only the names of the environment variables or files
-holding them.
+is set. The ``http:`` section is always in force (its defaults allow nothing). Secrets are never
+values here: only the names of the environment variables or files holding them.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -121,13 +124,66 @@ class GcpSettings:
             raise ValueError(f"gcp auth '{self.auth}': use id-token or none")
 
 
+#: Worker variables a *pattern* in ``http.env_allow`` never matches: the worker's own
+#: credentials and settings (codec keys, cloud SDK credentials, ...). Naming one exactly still
+#: allows it: the operator then chose to hand it to definitions.
+RESERVED_ENV = ("NEXUS_*", "TEMPORAL_*", "AWS_*", "AZURE_*", "GOOGLE_*", "OTEL_*")
+_ENV_PATTERN = re.compile(r"^[A-Za-z0-9_*?]+$")
+_WILDCARD = re.compile(r"[*?]")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """``http:`` — what a definition's ``headers:`` may read from the worker's environment.
+
+    Definitions are trusted to name endpoints, not to read every secret of the worker: a header
+    value ``${env:NAME}`` resolves only when ``NAME`` is allowed here.
+
+    Args:
+        env_allow: variable names, or patterns with ``*``/``?`` (``PAYMENTS_*``), that
+            ``${env:NAME}`` may read. Default: none. A pattern never matches a reserved
+            variable (:data:`RESERVED_ENV`, and the Azure ``key_env`` names): list such a
+            name exactly to allow it. ``NEXUS_HTTP_ENV_ALLOW`` (comma-separated) replaces it.
+    """
+
+    env_allow: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        raw: Any = self.env_allow
+        names = raw.split(",") if isinstance(raw, str) else list(raw or ())
+        cleaned = tuple(str(n).strip() for n in names if str(n).strip())
+        for name in cleaned:
+            if not _ENV_PATTERN.match(name):
+                raise ValueError(
+                    f"http.env_allow entry '{name}': use variable names or patterns of letters, "
+                    "digits, '_', '*' and '?' (e.g. PAYMENTS_TOKEN, PAYMENTS_*)"
+                )
+        object.__setattr__(self, "env_allow", cleaned)
+
+    @staticmethod
+    def reserved(name: str, reserved: tuple[str, ...] = ()) -> bool:
+        """Whether ``name`` is a reserved worker variable (only an exact entry allows it)."""
+        return any(fnmatch.fnmatchcase(name, r) for r in (*RESERVED_ENV, *reserved))
+
+    def allows(self, name: str, reserved: tuple[str, ...] = ()) -> bool:
+        """Whether ``${env:name}`` may resolve; ``reserved``: more patterns (or names) that
+        only an exact entry unlocks."""
+        if name in self.env_allow:
+            return True
+        if self.reserved(name, reserved):
+            return False
+        return any(_WILDCARD.search(p) and fnmatch.fnmatchcase(name, p) for p in self.env_allow)
+
+
 @dataclass(frozen=True)
 class ProvidersConfig:
-    """The cloud providers configured on this worker (``None``: not configured)."""
+    """The cloud providers configured on this worker (``None``: not configured), and the
+    ``http:`` settings (always present)."""
 
     aws: AwsSettings | None = None
     azure: AzureSettings | None = None
     gcp: GcpSettings | None = None
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     def configured(self, provider: str) -> bool:
         return getattr(self, provider, None) is not None
@@ -145,15 +201,18 @@ class ProvidersConfig:
             text = Path(file).read_text()
             loaded = json.loads(text) if str(file).endswith(".json") else yaml.safe_load(text)
             if loaded is not None and not isinstance(loaded, dict):
-                raise ValueError(f"{file}: a providers file is a mapping with aws/azure/gcp keys")
+                raise ValueError(
+                    f"{file}: a providers file is a mapping with aws/azure/gcp/http keys"
+                )
             raw = dict(loaded or {})
-            unknown = set(raw) - {"aws", "azure", "gcp"}
+            unknown = set(raw) - {"aws", "azure", "gcp", "http"}
             if unknown:
                 raise ValueError(f"{file}: unknown provider section(s) {sorted(unknown)}")
         aws = _section(AwsSettings, raw, "aws", env)
         azure = _section(AzureSettings, raw, "azure", env)
         gcp = _section(GcpSettings, raw, "gcp", env)
-        return cls(aws=aws, azure=azure, gcp=gcp)
+        http = _section(HttpSettings, raw, "http", env) or HttpSettings()
+        return cls(aws=aws, azure=azure, gcp=gcp, http=http)
 
 
 def _section(kind: type[Any], raw: dict[str, Any], name: str, env: Mapping[str, str]) -> Any:
@@ -190,5 +249,7 @@ __all__ = [
     "AzureAppSettings",
     "AzureSettings",
     "GcpSettings",
+    "HttpSettings",
     "ProvidersConfig",
+    "RESERVED_ENV",
 ]

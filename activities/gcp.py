@@ -11,6 +11,11 @@ any other API failure is ``ServiceError`` (retried); getting the ID token fails 
 ``AuthenticationFailed`` (retried); the call itself has the HTTP provider's classes (429
 ``Throttled`` and 5xx ``HttpError`` retried with ``Retry-After`` honoured, other 4xx
 ``HttpError`` not retried, ``ConnectionError`` and ``Timeout`` retried).
+
+The ID token goes only to a Cloud Functions / Cloud Run host (``*.cloudfunctions.net``,
+``*.run.app``) over https, or to a loopback host (the local emulator): a resolved URL anywhere
+else fails with ``CredentialNotAllowed`` (``InsecureTransport`` for plain http) instead of
+handing the token to it.
 """
 
 from __future__ import annotations
@@ -21,17 +26,41 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from temporalio.exceptions import ApplicationError
 
 from activities.config import GcpSettings, ProvidersConfig
-from activities.http import send_json
+from activities.http import (
+    CREDENTIAL_NOT_ALLOWED,
+    CredentialRefused,
+    is_loopback,
+    require_secure,
+    send_json,
+)
 from activities.invoke import InvokeRequest
+from activities.redact import Redactor
 
 NAME = re.compile(
     r"^projects/(?P<project>[A-Za-z0-9][A-Za-z0-9.:-]{0,62})/locations/(?P<location>[a-z0-9-]+)"
     r"/functions/(?P<function>[A-Za-z][A-Za-z0-9_-]{0,62})$"
 )
+
+#: Where Google serves HTTP functions (2nd gen: Cloud Run; 1st gen URLs: cloudfunctions.net).
+FUNCTION_DOMAINS = ("run.app", "cloudfunctions.net")
+
+
+def check_token_destination(url: str) -> None:
+    """Raise :class:`CredentialRefused` unless an ID token may be sent to ``url``."""
+    host = (urlsplit(url).hostname or "").lower()
+    if not (is_loopback(host) or any(host.endswith("." + d) for d in FUNCTION_DOMAINS)):
+        raise CredentialRefused(
+            CREDENTIAL_NOT_ALLOWED,
+            f"the resolved function URL's host {host or '(none)'} is not a Cloud Functions host "
+            f"({', '.join('*.' + d for d in FUNCTION_DOMAINS)}), so the worker does not send "
+            "its Google ID token there: check gcp.functions_endpoint",
+        )
+    require_secure(url, "a Google ID token")
 
 
 def resource_name(uri: str) -> str:
@@ -185,9 +214,21 @@ class GcpProvider:
         name = resource_name(request.uri)
         url = await asyncio.to_thread(self._resolve, request.function, name)
         headers = {"Idempotency-Key": request.idempotency_key}
+        redactor = Redactor()
         if self.settings.auth == "id-token":
+            try:
+                check_token_destination(url)
+            except CredentialRefused as exc:
+                raise exc.error(request.function) from None
             token = await asyncio.to_thread(self._id_token, request.function, url)
             headers["Authorization"] = f"Bearer {token}"
+            redactor.add(token)
         return await send_json(
-            request.function, "POST", url, request.payload, headers, timeout=self.settings.timeout
+            request.function,
+            "POST",
+            url,
+            request.payload,
+            headers,
+            timeout=self.settings.timeout,
+            redactor=redactor,
         )

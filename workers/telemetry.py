@@ -49,6 +49,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
+from activities.redact import scrub_text
 from interpreters.tracing import STATE_SPAN_EXTERN, StateSpan
 from workers.observability import EXPORTERS
 
@@ -128,8 +129,9 @@ class NexusTracing(TracingInterceptor):
             _FORCED_IDS.reset(token)
         if span.error:
             otel_span.set_attribute("nexus.error.type", span.error)
+            # Span data leaves the worker (an OTLP collector): never URL userinfo or a token.
             otel_span.set_status(
-                Status(StatusCode.ERROR, f"{span.error}: {span.error_message or ''}")
+                Status(StatusCode.ERROR, scrub_text(f"{span.error}: {span.error_message or ''}"))
             )
         otel_span.end(end_time=max(span.end_ns, span.start_ns))
 
