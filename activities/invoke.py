@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -109,10 +109,17 @@ class Invoker:
     """The ``nexus.invoke`` activity bound to a worker's provider settings and breakers."""
 
     def __init__(
-        self, providers: ProvidersConfig | None = None, breakers: BreakerRegistry = BREAKERS
+        self,
+        providers: ProvidersConfig | None = None,
+        breakers: BreakerRegistry = BREAKERS,
+        allowed: Collection[str] | None = None,
     ) -> None:
         self.providers = providers if providers is not None else ProvidersConfig.load()
         self.breakers = breakers
+        #: The URIs this worker's definitions call (None: any). The request comes from
+        #: workflow code, but a worker runs only the code its deployed definitions name, even
+        #: if workflow state were forged (docs/security.md).
+        self.allowed = frozenset(allowed) if allowed is not None else None
         #: Judges whether a failed call of the adaptive policy was *stressed* (a timeout, a
         #: throttle, or a target under load): set by the worker's adaptive-retry interceptor;
         #: such calls count as slow for the target's breaker (docs/resilience.md).
@@ -138,6 +145,13 @@ class Invoker:
     @activity.defn(name=INVOKE_ACTIVITY)
     async def invoke(self, request: InvokeRequest) -> Any:
         """Dispatch on the URI scheme, through the target's circuit breaker."""
+        if self.allowed is not None and request.uri not in self.allowed:
+            raise ApplicationError(
+                f"function '{request.function}' (state '{request.state}') is not one this "
+                "worker's definitions call; refused",
+                type="FunctionNotAllowed",
+                non_retryable=True,
+            )
         scheme = scheme_of(request.uri)
         provider = self.provider(scheme)
         if provider is None:
@@ -202,15 +216,3 @@ class Invoker:
                 if request.retry_policy == "adaptive":
                     slow = judge(target, error)
             breaker.record(permit, outcome, slow=slow)
-
-
-_DEFAULT: Invoker | None = None
-
-
-@activity.defn(name=INVOKE_ACTIVITY)
-async def invoke(request: InvokeRequest) -> Any:
-    """``nexus.invoke`` with the provider settings of the environment (``NEXUS_*``)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = Invoker()
-    return await _DEFAULT.invoke(request)

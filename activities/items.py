@@ -11,16 +11,20 @@ import csv
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+#: Operator setting: extra roots (local directories or ``s3://bucket/prefix``) item sources
+#: may be read from besides the paths the definitions name literally; os.pathsep-separated.
+ITEM_ROOTS_ENV = "NEXUS_ITEM_ROOTS"
 COUNT_ITEMS = "nexus.count_items"
 READ_ITEMS = "nexus.read_items"
 STORE_RESULTS = "nexus.store_results"
@@ -53,6 +57,102 @@ class StoreResults:
     key: str
     start: int
     results: list[Any]
+
+
+def _refused(what: str, path: str, why: str) -> ApplicationError:
+    return ApplicationError(
+        f"{what} '{path}' is refused: {why} (docs/security.md, 'Item sources and result stores')",
+        type="PathNotAllowed",
+        non_retryable=True,
+    )
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+@dataclass(frozen=True)
+class ItemAccess:
+    """The item sources and result stores this worker's item activities may touch.
+
+    Sources: the paths the served definitions name literally (trusted, deployed with the
+    worker), and files under the roots the operator configures (``NEXUS_ITEM_ROOTS``); local
+    ones must be regular files, and a path under a root must not leave it through ``..`` or a
+    symlink. Stores: the ``result_store`` values of the definitions (and the default); every
+    part file stays under its store.
+    """
+
+    sources: frozenset[str] = frozenset()
+    roots: tuple[str, ...] = ()
+    stores: frozenset[str] = field(default_factory=lambda: frozenset({DEFAULT_STORE}))
+
+    @classmethod
+    def of(
+        cls,
+        sources: Iterable[str],
+        stores: Iterable[str] = (),
+        roots: Iterable[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> ItemAccess:
+        """Access for these literal sources and stores, plus ``roots`` (default: from
+        ``NEXUS_ITEM_ROOTS``)."""
+        if roots is None:
+            env = os.environ if environ is None else environ
+            roots = [r for r in env.get(ITEM_ROOTS_ENV, "").split(os.pathsep) if r.strip()]
+        return cls(
+            sources=frozenset(_normal(s) for s in sources),
+            roots=tuple(r if r.startswith("s3://") else os.path.realpath(r) for r in roots),
+            stores=frozenset({DEFAULT_STORE, *stores}),
+        )
+
+    def check_source(self, path: str) -> None:
+        """Raise ``PathNotAllowed`` unless ``path`` may be read as an item source."""
+        if path.startswith("s3://"):
+            if path in self.sources or any(
+                r.startswith("s3://") and path.startswith(r.rstrip("/") + "/") for r in self.roots
+            ):
+                if "/../" not in path and not path.endswith("/.."):
+                    return
+            raise _refused("item source", path, "no definition names it and no root holds it")
+        if _normal(path) in self.sources:
+            real = path
+        else:
+            real = os.path.realpath(path)
+            if not any(_within(real, r) for r in self.roots if not r.startswith("s3://")):
+                raise _refused(
+                    "item source", path, "no definition names it and no configured root holds it"
+                )
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            raise _not_found(path) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise _refused("item source", path, "it is not a regular file")
+
+    def check_store(self, store: str, key: str) -> None:
+        """Raise ``PathNotAllowed`` unless ``key`` names a part file inside ``store``."""
+        if store not in self.stores:
+            raise _refused("result store", store, "no definition names it")
+        parts = key.split("/")
+        if key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+            raise _refused("result key", key, "it leaves the result store")
+        if not store.startswith("s3://"):
+            root = os.path.realpath(store)
+            if not _within(os.path.realpath(os.path.join(root, key)), root):
+                raise _refused("result key", key, "it leaves the result store")
+
+
+def _normal(path: str) -> str:
+    return path if path.startswith("s3://") else os.path.normpath(path)
+
+
+def path_segment(text: str) -> str:
+    """``text`` as one safe path segment (and S3 key segment): percent-encoded, so distinct
+    texts never share a segment and none is ``.``, ``..`` or contains ``/``."""
+    from urllib.parse import quote
+
+    out = quote(text, safe="")
+    return "%2E" + out[1:] if out.startswith(".") else out
 
 
 def _s3_split(uri: str) -> tuple[str, str]:
@@ -226,19 +326,25 @@ def page(source: SourceRef, start: int, size: int) -> list[Any]:
     return out
 
 
-@activity.defn(name=COUNT_ITEMS)
-async def count_items(source: SourceRef) -> int:
-    return await asyncio.to_thread(count, source)
+def item_activities(access: ItemAccess) -> list[Callable[..., Any]]:
+    """The item activities of a worker, each checking ``access`` before any I/O."""
 
+    @activity.defn(name=COUNT_ITEMS)
+    async def count_items(source: SourceRef) -> int:
+        access.check_source(source.path)
+        return await asyncio.to_thread(count, source)
 
-@activity.defn(name=READ_ITEMS)
-async def read_items(request: ReadItems) -> list[Any]:
-    return await asyncio.to_thread(page, request.source, request.start, request.count)
+    @activity.defn(name=READ_ITEMS)
+    async def read_items(request: ReadItems) -> list[Any]:
+        access.check_source(request.source.path)
+        return await asyncio.to_thread(page, request.source, request.start, request.count)
 
+    @activity.defn(name=STORE_RESULTS)
+    async def store_results(request: StoreResults) -> dict[str, Any]:
+        access.check_store(request.store, request.key)
+        return await asyncio.to_thread(_store, request)
 
-@activity.defn(name=STORE_RESULTS)
-async def store_results(request: StoreResults) -> dict[str, Any]:
-    return await asyncio.to_thread(_store, request)
+    return [count_items, read_items, store_results]
 
 
 def _store(request: StoreResults) -> dict[str, Any]:
@@ -260,6 +366,3 @@ def _store(request: StoreResults) -> dict[str, Any]:
         tmp.replace(target)  # atomic: a retried attempt never leaves a half-written part
         location = str(target)
     return {"part": location, "items": len(request.results)}
-
-
-ACTIVITIES: list[Callable[..., Any]] = [count_items, read_items, store_results]

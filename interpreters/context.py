@@ -20,6 +20,8 @@ from nexus_temporal.dsl.schema import CompensationSpec
 CARRIED_TRAIL = 500
 #: ``workflow.patched`` id: ``$context.Execution.Input`` is the input as given, not wrapped.
 RAW_INPUT_PATCH = "nexus-context-raw-input"
+#: ``workflow.patched`` id: a carry names the run it continues (``from_run``).
+CARRY_RUN_PATCH = "nexus-carry-from-run"
 
 
 @dataclass
@@ -47,8 +49,44 @@ class PendingCompensation:
         }
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> PendingCompensation:
-        return cls(**{**raw, "spec": CompensationSpec.model_validate(raw["spec"])})
+    def from_plan(cls, raw: Any, plan: Plan) -> PendingCompensation:
+        """Rebuild a carried compensation as a reference into ``plan``.
+
+        Only the state name, the payload and the idempotency key travel: the action, its
+        spec, timeout, task queue and mode come from the pinned plan, so carried state can
+        never name code the definition does not (docs/security.md). Raises ``ValueError``
+        saying what does not match.
+        """
+        if not isinstance(raw, dict) or not isinstance(raw.get("state"), str):
+            raise ValueError("a carried compensation is not an object with a 'state'")
+        name = raw["state"]
+        try:
+            state = plan.state(name)
+        except KeyError:
+            raise ValueError(f"carried compensation names unknown state '{name}'") from None
+        spec = getattr(state, "compensate", None)
+        if not isinstance(spec, CompensationSpec):
+            raise ValueError(f"state '{name}' defines no compensation")
+        if raw.get("action", spec.action) != spec.action:
+            raise ValueError(
+                f"carried compensation of '{name}' calls '{raw.get('action')}', but the "
+                f"definition compensates it with '{spec.action}'"
+            )
+        key = raw.get("key", "")
+        if not isinstance(key, str):
+            raise ValueError(f"carried compensation of '{name}' has a non-string key")
+        target = plan.target(spec.action)
+        defaults = plan.definition.defaults
+        return cls(
+            state=name,
+            action=spec.action,
+            spec=spec,
+            payload=raw.get("payload"),
+            key=key,
+            timeout=spec.timeout or target.spec.timeout or defaults.timeout or 60.0,
+            task_queue=target.spec.task_queue or defaults.task_queue,
+            express=getattr(state, "mode", None) == "express",
+        )
 
 
 @dataclass
@@ -149,18 +187,32 @@ class RunContext:
         }
         if self.input_wrapped:
             out["raw_input"] = self.raw_input
+        if workflow.patched(CARRY_RUN_PATCH):
+            # The next run honours the carry only if it continues this very run: a starter
+            # cannot know a run id before the server assigns it (docs/security.md).
+            out["from_run"] = workflow.info().run_id
         return out
 
     def restore(self, carry: dict[str, Any]) -> None:
-        self.visits = dict(carry["visits"])
-        self.done = list(carry["done"])
-        self.trail = list(carry["trail"])
+        """Take over a continued run's progress, checked against the pinned plan (raises
+        ``ValueError`` saying what does not fit)."""
+        self.visits = {str(k): int(v) for k, v in _mapping(carry, "visits").items()}
+        self.done = _names(carry, "done")
+        self.trail = _names(carry, "trail")
         self.trail_dropped = int(carry.get("trail_dropped", 0))
-        self.compensations = [PendingCompensation.from_json(c) for c in carry["compensations"]]
-        self.compensation_results = list(carry["compensation_results"])
-        for name, values in carry["signals"].items():
-            self.signals.setdefault(name, [])[:0] = values
-        self.maps = dict(carry["maps"])
+        compensations = carry.get("compensations", [])
+        if not isinstance(compensations, list):
+            raise ValueError("'compensations' is not a list")
+        self.compensations = [PendingCompensation.from_plan(c, self.plan) for c in compensations]
+        results = carry.get("compensation_results", [])
+        if not isinstance(results, list):
+            raise ValueError("'compensation_results' is not a list")
+        self.compensation_results = list(results)
+        for name, values in _mapping(carry, "signals").items():
+            if not isinstance(values, list):
+                raise ValueError(f"carried signal '{name}' is not a list")
+            self.signals.setdefault(str(name), [])[:0] = values
+        self.maps = {str(k): dict(v) for k, v in _mapping(carry, "maps").items()}
         if "raw_input" in carry:
             self.raw_input, self.input_wrapped = carry["raw_input"], True
 
@@ -181,6 +233,20 @@ class RunContext:
             "compensations": list(self.compensation_results),
             "maps": {name: dict(p) for name, p in self.maps.items()},
         }
+
+
+def _mapping(carry: dict[str, Any], key: str) -> dict[Any, Any]:
+    value = carry.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"'{key}' is not an object")
+    return value
+
+
+def _names(carry: dict[str, Any], key: str) -> list[str]:
+    value = carry.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"'{key}' is not a list of state names")
+    return list(value)
 
 
 def _timestamp(when: Any) -> str:

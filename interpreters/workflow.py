@@ -7,6 +7,7 @@ error types that history records.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from interpreters.context import RunContext
 from interpreters.errors import NexusError, matches
 from interpreters.states import HANDLERS
-from interpreters.states.map import SHARD_TYPE, MapJob, run_range
+from interpreters.states.map import SHARD_TYPE, MapJob, run_range, source_of
 from interpreters.states.task import run_compensation
 from interpreters.tracing import observe_failure, observe_state
 from nexus_temporal.dsl.plan import Plan, Scope
@@ -64,13 +65,59 @@ def _plan(registry: Registry, content_hash: str, what: str) -> Plan:
     if plan is None:
         # Never run a different definition than the one pinned: fail the task (not the
         # workflow) so it resumes once a worker with the pinned content is deployed.
-        raise RuntimeError(
+        message = (
             f"definition {what} with hash {content_hash[:12]} is not on this worker: its "
             "content changed under the same version label; deploy the original content, give "
             "the change a new version, or, once `nexus replay` finds it compatible, add "
             f'`replaces: ["{content_hash[:12]}"]` to the new content (docs/versioning.md)'
         )
+        instance = workflow.instance()
+        if isinstance(instance, NexusWorkflow):
+            instance.unserved = {"pinned_hash": content_hash, "message": message}
+        report_unserved(registry, what, content_hash)
+        raise RuntimeError(message)
     return plan
+
+
+#: Pinned hashes this process was asked to run and does not serve: (definition, version)
+#: and how often, for the log and the ``nexus_pin_mismatch`` metric.
+UNSERVED: dict[str, int] = {}
+_log = logging.getLogger("nexus.worker")
+
+
+def report_unserved(registry: Registry, what: str, content_hash: str) -> None:
+    """Say loudly that an execution is pinned to content this worker does not serve.
+
+    Two workers serving different content under one ``name@version`` on a task queue split
+    its executions between the two contents; each worker then fails the tasks of the other's
+    executions. Logged (once per hash, then every 100th time), counted in the
+    ``nexus_pin_mismatch`` metric (never skipped on replay: the task fails on this worker
+    whatever its history) and answered by the ``nexus_state`` query (docs/versioning.md).
+    """
+    name, _, version = what.strip("'").partition("@")
+    served = [p for p in registry.plans if p.name == name and p.version == version]
+    count = UNSERVED[content_hash] = UNSERVED.get(content_hash, 0) + 1
+    from opentelemetry import metrics
+
+    metrics.get_meter("nexus.worker").create_counter(
+        "nexus_pin_mismatch", description="workflow tasks pinned to content this worker lacks"
+    ).add(1, {"definition": name, "version": version, "pinned_hash": content_hash[:12]})
+    if count == 1 or count % 100 == 0:
+        serving = (
+            f"this worker serves '{name}@{version}' with hash {served[0].hash[:12]}: two "
+            "workers on this task queue serve different content under one version"
+            if served
+            else "this worker does not serve it"
+        )
+        _log.error(
+            "execution %s pinned to %s hash %s (seen %d times): %s; see docs/versioning.md, "
+            "'Two contents under one version'",
+            workflow.info().workflow_id,
+            what,
+            content_hash[:12],
+            count,
+            serving,
+        )
 
 
 def _decode_input(args: Sequence[RawValue]) -> Any:
@@ -122,6 +169,8 @@ class NexusWorkflow:
     def __init__(self) -> None:
         self.ctx: RunContext | None = None
         self.early_signals: dict[str, list[Any]] = {}
+        #: Set when this worker does not serve the pinned content (see ``_plan``).
+        self.unserved: dict[str, str] | None = None
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
@@ -129,9 +178,9 @@ class NexusWorkflow:
         data = _decode_input(args)
         if workflow.info().workflow_type == SHARD_TYPE:
             return await self._run_shard(binding, data)
-        carry = data.get(CONTINUE_KEY) if isinstance(data, dict) else None
+        carry = _carry(data)
         if carry is not None:
-            pin = Pin(**carry["pin"])
+            pin = _carried_pin(carry)
         else:
             pin = await self._resolve(workflow.info().workflow_type)
         plan = _plan(binding.registry, pin.hash, f"'{pin.name}@{pin.version}'")
@@ -140,7 +189,7 @@ class NexusWorkflow:
             data = {"input": data}
         ctx = RunContext(
             plan=plan,
-            workflow_input=carry["input"] if carry else data,
+            workflow_input=carry["input"] if carry is not None else data,
             walk=self._walk,
             signals=self.early_signals,
             search_attributes=binding.search_attributes,
@@ -151,8 +200,7 @@ class NexusWorkflow:
         self.ctx = ctx
         start = plan.root.start
         if carry is not None:
-            ctx.restore(carry)
-            data, start = carry["data"], carry["state"]
+            data, start = _restore(ctx, carry)
         elif binding.search_attributes:
             workflow.upsert_search_attributes(
                 [SA_DEFINITION.value_set(plan.name), SA_VERSION.value_set(plan.version)]
@@ -189,10 +237,7 @@ class NexusWorkflow:
 
     async def _run_shard(self, binding: Binding, raw: Any) -> dict[str, Any]:
         """A child running one range of a parent's map state."""
-        job = MapJob(**raw)
-        plan = _plan(binding.registry, job.pin, f"the map '{job.state}'")
-        state = plan.state(job.state)
-        assert isinstance(state, MapState)
+        job, plan, state = _shard_job(binding, raw)
         ctx = RunContext(
             plan=plan,
             workflow_input=job.data,
@@ -285,6 +330,15 @@ class NexusWorkflow:
 
     @workflow.query(name=STATE_QUERY)
     def nexus_state(self) -> dict[str, Any]:
+        if self.ctx is None and self.unserved is not None:
+            return {
+                "status": "unserved",
+                **self.unserved,
+                "current": [],
+                "done": [],
+                "pending_compensations": [],
+                "compensations": [],
+            }
         if self.ctx is None:
             return {
                 "status": "starting",
@@ -304,6 +358,112 @@ class NexusWorkflow:
     def on_update(self, name: str, args: Sequence[RawValue]) -> dict[str, Any]:
         self.on_signal(name, args)
         return {"accepted": True, "signal": name}
+
+
+def _invalid_shard(why: str) -> ApplicationError:
+    return ApplicationError(
+        f"'{SHARD_TYPE}' runs one range of a NEXUS map state, as a child of the execution "
+        f"that runs the map; {why}",
+        type="InvalidShard",
+        non_retryable=True,
+    )
+
+
+def _shard_job(binding: Binding, raw: Any) -> tuple[MapJob, Plan, MapState]:
+    """The range a shard runs, checked against its parent and the pinned plan.
+
+    Shards start only as children of a NEXUS execution (whose workflow id prefixes theirs)
+    and read their items from the plan's ``item_source``, never from the input: a starter who
+    sends this type directly cannot make a worker read a file (docs/security.md)."""
+    info = workflow.info()
+    parent = info.parent
+    if parent is None:
+        raise _invalid_shard("it cannot be started directly")
+    root = info.root.workflow_id if info.root is not None else None
+    try:
+        job = MapJob(**raw)
+    except TypeError:
+        raise _invalid_shard("its input is not a map range") from None
+    if not info.workflow_id.startswith(f"{parent.workflow_id}/") or (
+        job.root_id != (root or job.root_id) or not parent.workflow_id.startswith(job.root_id)
+    ):
+        raise _invalid_shard("its workflow id does not continue its parent's")
+    plan = _plan(binding.registry, job.pin, f"the map '{job.state}'")
+    try:
+        state = plan.state(job.state)
+    except KeyError:
+        state = None
+    if not isinstance(state, MapState):
+        raise _invalid_shard(f"the definition has no map state '{job.state}'")
+    if not (0 <= job.start <= job.end <= job.total):
+        raise _invalid_shard("its item range is not within the map")
+    job.source = source_of(state)
+    if job.source is None and job.items is None:
+        raise _invalid_shard("it has no items")
+    return job, plan, state
+
+
+def _invalid_carry(why: str) -> ApplicationError:
+    return ApplicationError(
+        f"this run cannot continue: its continue-as-new state {why}",
+        type="InvalidContinuation",
+        non_retryable=True,
+    )
+
+
+def _carry(data: Any) -> dict[str, Any] | None:
+    """The continue-as-new state of this run, if it really continues one of ours.
+
+    The input key is internal state: only a run that Temporal records as continuing the run
+    named in the carry may use it (a starter cannot know a run id before the server assigns
+    it; cron and retry runs repeat their first input and fail the check). A fresh start whose
+    input holds the key is refused, so no one can choose the start state or compensations
+    (docs/security.md)."""
+    if not isinstance(data, dict) or CONTINUE_KEY not in data:
+        return None
+    info = workflow.info()
+    if info.continued_run_id is None:
+        raise ApplicationError(
+            f"the input key '{CONTINUE_KEY}' is reserved for NEXUS's own continue-as-new "
+            "state and cannot be given at start; rename the key",
+            type="InvalidInput",
+            non_retryable=True,
+        )
+    carry = data[CONTINUE_KEY]
+    if not isinstance(carry, dict):
+        raise _invalid_carry("is not an object")
+    if "data" not in carry or "input" not in carry:
+        raise _invalid_carry("has no data")
+    origin = carry.get("from_run")
+    if origin is None:
+        # Carried by a worker from before the run check: a run that continues another, not a
+        # retry or cron repeat of a first input.
+        if info.attempt > 1 or info.cron_schedule:
+            raise _invalid_carry("was not written by the run this one continues")
+    elif origin != info.continued_run_id:
+        raise _invalid_carry("was not written by the run this one continues")
+    return carry
+
+
+def _carried_pin(carry: dict[str, Any]) -> Pin:
+    raw = carry.get("pin")
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(k), str) for k in ("name", "version", "hash")
+    ):
+        raise _invalid_carry("has no valid pin")
+    return Pin(raw["name"], raw["version"], raw["hash"])
+
+
+def _restore(ctx: RunContext, carry: dict[str, Any]) -> tuple[Any, str]:
+    """The data and the state a continued run goes on with, checked against the plan."""
+    start = carry.get("state")
+    if not isinstance(start, str) or start not in ctx.plan.root.states:
+        raise _invalid_carry(f"names a start state the definition does not have ({start!r})")
+    try:
+        ctx.restore(carry)
+    except (ValueError, TypeError) as exc:
+        raise _invalid_carry(f"does not fit the pinned definition: {exc}") from None
+    return carry["data"], start
 
 
 def _failure_details(err: NexusError, ctx: RunContext) -> dict[str, Any]:

@@ -19,8 +19,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.items import ACTIVITIES as ITEM_ACTIVITIES
-from activities.items import READ_ITEMS, ReadItems, SourceRef
+from activities.items import READ_ITEMS, ItemAccess, ReadItems, SourceRef, item_activities
 from nexus_temporal.bench import private_server
 from nexus_temporal.dsl.compiler import compile_text
 from nexus_temporal.registry import Registry
@@ -134,7 +133,7 @@ async def fanout(
             client,
             task_queue=queue + "-hand",
             workflows=[HandParent, HandLeaf],
-            activities=[noop_batch, *ITEM_ACTIVITIES],
+            activities=[noop_batch, *item_activities(ItemAccess.of([str(source)]))],
             max_concurrent_activities=1000,
         )
         async with nexus, hand:

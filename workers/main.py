@@ -15,13 +15,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.invoke import Invoker
-from activities.items import ACTIVITIES as ITEM_ACTIVITIES
+from activities.items import ItemAccess, item_activities
 from activities.python import as_activity, registered_functions, resolve
 from interpreters.states.task import provider_options
 from interpreters.workflow import NexusWorkflow, bind, make_resolve_activity
 from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
-from nexus_temporal.dsl.plan import Plan
-from nexus_temporal.dsl.schema import CompensationSpec, MapState, TaskState, WorkflowState
+from nexus_temporal.dsl.schema import MapState, TaskState, WorkflowState
 from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
 from workers.interceptors import PayloadGuard
@@ -57,20 +56,6 @@ def import_functions(definitions: Sequence[Path], modules: Sequence[str]) -> Non
         module_obj = importlib.util.module_from_spec(spec)
         sys.modules[name] = module_obj
         spec.loader.exec_module(module_obj)
-
-
-def _actions(plan: Plan) -> list[tuple[str, str]]:
-    """(state, action) for every task and compensation of a plan."""
-    out = []
-    for state in plan.all_states():
-        if isinstance(state, TaskState):
-            out.append((state.name, state.action))
-            out.extend((state.name, alternate) for alternate in state.fallback or ())
-            if isinstance(state.compensate, CompensationSpec):
-                out.append((state.name, state.compensate.action))
-        elif isinstance(state, MapState) and state.action:
-            out.append((state.name, state.action))
-    return out
 
 
 def _express_unserved(registry: Registry, served: Collection[str]) -> list[DefinitionIssue]:
@@ -114,6 +99,22 @@ def _missing_children(registry: Registry) -> list[DefinitionIssue]:
     return issues
 
 
+def item_access(registry: Registry) -> ItemAccess:
+    """What the item activities may read and write: the item sources and result stores the
+    served definitions name, plus the operator's ``NEXUS_ITEM_ROOTS``."""
+    sources: set[str] = set()
+    stores: set[str] = set()
+    for plan in registry.plans:
+        for state in plan.all_states():
+            if isinstance(state, MapState):
+                src = state.item_source
+                if src is not None:
+                    sources.add(src if isinstance(src, str) else src.path)
+                if state.result_store:
+                    stores.add(state.result_store)
+    return ItemAccess.of(sources, stores)
+
+
 def activity_name(fn: Callable[..., Any]) -> str:
     defn = getattr(fn, "__temporal_activity_definition", None)
     return str(defn.name) if defn is not None else fn.__name__
@@ -129,7 +130,7 @@ def check_targets(
     issues += _express_unserved(registry, functions)
     warnings: list[str] = []
     for plan in registry.plans:
-        for state, action in _actions(plan):
+        for state, action in plan.actions():
             target = plan.target(action)
             if invoker is not None and target.uri.split(":", 1)[0] in CLOUD_SCHEMES:
                 problem = invoker.problem(target.uri, provider_options(target.spec))
@@ -208,13 +209,15 @@ def build_worker(
     """
     if registry is None:
         registry = load_registry(config.definitions)
-    invoker = Invoker(config.provider_settings())
+    invoker = Invoker(
+        config.provider_settings(), allowed={uri for p in registry.plans for uri in p.uris()}
+    )
     functions = prepare(config, registry, extra_activities, invoker)
     bind(client.namespace, config.task_queue, registry, search_attributes=config.search_attributes)
     activities = [
         invoker.invoke,
         make_resolve_activity(registry),
-        *ITEM_ACTIVITIES,
+        *item_activities(item_access(registry)),
         *extra_activities,
     ]
     activities += [as_activity(name, fn) for name, fn in functions.items()]

@@ -33,6 +33,7 @@ from activities.items import (
     ReadItems,
     SourceRef,
     StoreResults,
+    path_segment,
 )
 from interpreters.concurrency import gather_or_raise
 from interpreters.context import Outcome, PendingCompensation, RunContext
@@ -44,6 +45,8 @@ from nexus_temporal.dsl.schema import ItemSource, MapState, RetrySpec
 from nexus_temporal.payloads import json_size
 
 SHARD_TYPE = "nexus-map-shard"
+#: ``workflow.patched`` id: result part files under the encoded workflow id (``_prefix``).
+SAFE_PREFIX_PATCH = "nexus-safe-result-prefix"
 #: Units (items, or batches) one execution runs itself: ~6 events each stays under 10,240.
 LEAF_UNITS = 1000
 #: Children one execution starts at most (~6 events each).
@@ -75,6 +78,10 @@ class MapJob:
     data: Any
     items: list[Any] | None = None
     source: dict[str, Any] | None = None
+    #: Result part files go under the workflow id encoded as one path segment
+    #: (``path_segment``); False for maps started before that (their parts stay where the
+    #: first ones went).
+    safe_prefix: bool = False
 
 
 @dataclass
@@ -115,7 +122,7 @@ def _item_errors(state: MapState) -> bool:
     return tolerance == 0
 
 
-def _source(state: MapState) -> dict[str, Any] | None:
+def source_of(state: MapState) -> dict[str, Any] | None:
     src = state.item_source
     if src is None:
         return None
@@ -129,7 +136,7 @@ def _cost(state: MapState) -> int:
 
 
 async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
-    source = _source(state)
+    source = source_of(state)
     items: list[Any] | None = None
     if state.items is not None:
         value = evaluate(state.items, data, ctx, data, state.name)
@@ -149,6 +156,7 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
             result_type=int,
         )
     job = MapJob(
+        safe_prefix=workflow.patched(SAFE_PREFIX_PATCH),
         pin=ctx.plan.hash,
         state=state.name,
         root_id=workflow.info().workflow_id,
@@ -162,7 +170,12 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
         source=source,
     )
     summary = await run_range(state, job, ctx)
-    ctx.compensations.extend(PendingCompensation.from_json(c) for c in summary.compensations)
+    try:
+        ctx.compensations.extend(
+            PendingCompensation.from_plan(c, ctx.plan) for c in summary.compensations
+        )
+    except ValueError as exc:
+        raise NexusError("InvalidShardResult", f"a shard returned {exc}", state.name) from None
     if summary.failed > job.tolerated and _item_errors(state) and summary.failures:
         item = min(summary.failures, key=lambda f: int(f["index"]))
         raise NexusError(
@@ -209,6 +222,10 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
 
 def _prefix(job: MapJob) -> str:
     visit = f"/{job.visit}" if job.visit > 1 else ""
+    if job.safe_prefix:
+        # The workflow id is the starter's choice: one encoded segment, so '../x' or '/etc'
+        # cannot place part files outside the store (the activity checks it too).
+        return f"{path_segment(job.root_id)}/{path_segment(job.state)}{visit}"
     return f"{job.root_id}/{job.state}{visit}".replace(":", "_")
 
 

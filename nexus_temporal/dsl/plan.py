@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from nexus_temporal.dsl.schema import Definition, FunctionSpec, State
+from nexus_temporal.dsl.schema import (
+    CompensationSpec,
+    Definition,
+    FunctionSpec,
+    MapState,
+    State,
+    TaskState,
+)
 
 URI_SCHEMES = (
     "python",
@@ -77,6 +84,24 @@ class Plan:
         """Every state of every scope (top level, parallel branches, map items)."""
         for scope in self.scopes.values():
             yield from scope.states.values()
+
+    def actions(self) -> list[tuple[str, str]]:
+        """(state, action) for every action the definition calls: task actions and their
+        fallbacks, compensations and map actions. Nothing else may run for this plan."""
+        out: list[tuple[str, str]] = []
+        for state in self.all_states():
+            if isinstance(state, TaskState):
+                out.append((state.name, state.action))
+                out.extend((state.name, alternate) for alternate in state.fallback or ())
+                if isinstance(state.compensate, CompensationSpec):
+                    out.append((state.name, state.compensate.action))
+            elif isinstance(state, MapState) and state.action:
+                out.append((state.name, state.action))
+        return out
+
+    def uris(self) -> frozenset[str]:
+        """The URIs of every action the definition calls (see :meth:`actions`)."""
+        return frozenset(self.target(action).uri for _, action in self.actions())
 
     def state(self, name: str) -> State:
         for scope in self.scopes.values():
