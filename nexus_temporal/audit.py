@@ -398,13 +398,10 @@ def parse(text: str) -> list[Line]:
             value = Unreadable(f"duplicate key '{exc.key}': readers disagree on its value (edited)")
         except RecursionError:
             value = Unreadable("nested too deeply to read (edited)")
-        except ValueError as exc:
-            # JSONDecodeError, or a number too long to convert (the int digit limit).
-            value = (
-                Unreadable("not a JSON object (edited)")
-                if isinstance(exc, json.JSONDecodeError)
-                else Unreadable(f"unreadable: {str(exc)[:120]} (edited)")
-            )
+        except json.JSONDecodeError:
+            value = Unreadable("not a JSON object (edited)")
+        except ValueError:  # a number beyond Python's int digit limit (no exporter writes one)
+            value = Unreadable("a number too long to read (edited)")
         if not isinstance(value, (dict, Unreadable)):
             value = Unreadable("not a JSON object (edited)")
         out.append(value)
@@ -501,6 +498,9 @@ def verify(lines: Sequence[Line], key: bytes | None = None) -> list[Problem]:
             reason = bad.reason if isinstance(bad, Unreadable) else "not a JSON object (edited)"
             problems.append(Problem(line, reason))
             edited.add(line)
+            # Taken to be the record that belongs here: the records after it are then neither
+            # "removed" nor out of order because of it.
+            last_seq += 1
             continue
         seq = record.get("seq")
         if line > 1 and header is not None:
@@ -560,7 +560,8 @@ def verify(lines: Sequence[Line], key: bytes | None = None) -> list[Problem]:
         if line > 1:
             before = records[line - 2]
             expected = before.get("hash") if before is not None else None
-            explained = line in edited or {line, line - 1} & disordered
+            # After an unreadable line the hash to link to is unknown: that line is reported.
+            explained = before is None or line in edited or {line, line - 1} & disordered
             if record.get("prev") != expected and not explained:
                 problems.append(
                     Problem(line, "chain broken: 'prev' is not the hash of the record before it")

@@ -118,8 +118,11 @@ class _Builder:
         except yaml.YAMLError as exc:
             problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None
             raise self.fail(node, f"invalid value: {problem or exc}") from None
-        except (ValueError, OverflowError) as exc:  # a scalar PyYAML resolves but cannot build
-            raise self.fail(node, f"invalid value: {str(exc)[:200]}", _QUOTE_HINT) from None
+        except (ValueError, OverflowError) as exc:  # a scalar PyYAML resolves, cannot build
+            # (a date like 2024-13-45; numbers too long were refused above)
+            raise self.fail(
+                node, f"invalid value: {str(exc)[:200]}", "quote it if it is meant as text"
+            ) from None
         # Hexadecimal, octal and sexagesimal (1:30) integers reach large values in few digits.
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_BOUND:
             raise self._too_long(node, f"more than {MAX_INT_DIGITS} digits written in decimal")
