@@ -23,6 +23,8 @@ Whoever can reach the port is untrusted. In the order a request is checked:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -62,6 +64,7 @@ ALLOWED_HEADERS = "Content-Type, X-Namespace, Authorization"
 _DRAIN_BYTES = 1024 * 1024
 
 _HOSTNAME = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?)(:[0-9]{1,5})?$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")  # standard or URL-safe, as protobuf reads it
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 
 
@@ -217,6 +220,9 @@ class CodecServer(BackgroundServer):
             return 400, {"error": 'the body is not JSON; expected {"payloads": [...]}'}
         if not isinstance(document, dict) or not isinstance(document.get("payloads"), list):
             return 400, {"error": 'expected {"payloads": [...]}'}
+        problem = _base64_problem(document["payloads"])
+        if problem:
+            return 400, {"error": problem}
         payloads = Payloads()
         try:
             json_format.ParseDict(document, payloads, ignore_unknown_fields=True)
@@ -230,6 +236,35 @@ class CodecServer(BackgroundServer):
         except CodecError as exc:
             return 400, {"error": str(exc)}
         return 200, {"payloads": [json_format.MessageToDict(p) for p in out]}
+
+
+def _base64_problem(payloads: list[Any]) -> str | None:
+    """Why the payloads' bytes fields are not base64, if they are not. Protobuf's JSON parser
+    skips the characters that are not base64 and decodes the rest: a garbled payload would be
+    "decoded" into other bytes instead of being reported."""
+    for index, payload in enumerate(payloads):
+        if not isinstance(payload, dict):
+            return f"payload {index} is not an object"
+        metadata = payload.get("metadata", {})
+        if not isinstance(metadata, dict):
+            return f"payload {index}: metadata is not an object"
+        values = [("data", payload.get("data", ""))]
+        values += [(f"metadata '{_clean(k, 64)}'", v) for k, v in metadata.items()]
+        for name, value in values:
+            if not isinstance(value, str) or not _is_base64(value):
+                return f"payload {index}: {name} is not base64"
+    return None
+
+
+def _is_base64(text: str) -> bool:
+    if not _BASE64.match(text):
+        return False
+    norm = text.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        base64.b64decode(norm + "=" * (-len(norm) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _handler_for(server: CodecServer) -> type[DeadlineRequestHandler]:

@@ -101,6 +101,9 @@ class HardenedHTTPServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    # the listen backlog (socketserver's default is 5): a burst of connections beyond it has
+    # its SYNs dropped, and a legitimate client retries only after a second
+    request_queue_size = 128
     # stop() must not wait for handler threads: a stalled client holds one until its deadline
     block_on_close = False
 
@@ -194,7 +197,8 @@ class DeadlineRequestHandler(BaseHTTPRequestHandler):
     :class:`TimeoutError`).
     """
 
-    timeout: ClassVar[float | None] = DEFAULT_REQUEST_TIMEOUT  # applied to the socket by StreamRequestHandler
+    # applied to the socket by StreamRequestHandler.setup; the request deadline too
+    timeout: ClassVar[float | None] = DEFAULT_REQUEST_TIMEOUT
     deadline: float | None = None
 
     def setup(self) -> None:
