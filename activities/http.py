@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from temporalio.exceptions import ApplicationError
@@ -122,9 +122,18 @@ async def send_json(
     credentials this request sends, masked in everything returned (details, messages, result).
     """
     scrub = redactor or Redactor()
+    target = httpx.URL(url)
+    auth: httpx.BasicAuth | None = None
+    if target.userinfo:
+        # Userinfo goes as Basic auth, and off the URL httpx logs ("HTTP Request: POST ...").
+        auth = httpx.BasicAuth(target.username, target.password)
+        scrub.add(target.password)
+        target = target.copy_with(userinfo=b"")
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
-            response = await client.request(method, url, json=payload, headers=dict(headers))
+            response = await client.request(
+                method, target, json=payload, headers=dict(headers), auth=auth
+            )
     except httpx.TimeoutException as exc:
         raise ApplicationError(
             scrub.text(f"function '{function}': {type(exc).__name__} calling {url}"),
@@ -250,11 +259,6 @@ class HttpProvider:
 
     async def call(self, request: InvokeRequest) -> Any:
         redactor = Redactor()
-        parts = urlsplit(request.uri)
-        # httpx turns userinfo into Basic auth: its password is a credential of this request.
-        if parts.password:
-            redactor.add(parts.password)
-            redactor.add(unquote(parts.password))
         try:
             headers = self._expand(request, redactor)
         except CredentialRefused as exc:
