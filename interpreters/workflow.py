@@ -71,9 +71,6 @@ def _plan(registry: Registry, content_hash: str, what: str) -> Plan:
             "the change a new version, or, once `nexus replay` finds it compatible, add "
             f'`replaces: ["{content_hash[:12]}"]` to the new content (docs/versioning.md)'
         )
-        instance = workflow.instance()
-        if isinstance(instance, NexusWorkflow):
-            instance.unserved = {"pinned_hash": content_hash, "message": message}
         report_unserved(registry, what, content_hash)
         raise RuntimeError(message)
     return plan
@@ -92,7 +89,9 @@ def report_unserved(registry: Registry, what: str, content_hash: str) -> None:
     its executions between the two contents; each worker then fails the tasks of the other's
     executions. Logged (once per hash, then every 100th time), counted in the
     ``nexus_pin_mismatch`` metric (never skipped on replay: the task fails on this worker
-    whatever its history) and answered by the ``nexus_state`` query (docs/versioning.md).
+    whatever its history), and named in the task failure the Web UI shows. Temporal refuses
+    queries while a task fails, so ``nexus_state`` cannot answer there; on the worker that
+    serves the execution it reports the pinned ``hash`` (docs/versioning.md).
     """
     name, _, version = what.strip("'").partition("@")
     served = [p for p in registry.plans if p.name == name and p.version == version]
@@ -169,8 +168,6 @@ class NexusWorkflow:
     def __init__(self) -> None:
         self.ctx: RunContext | None = None
         self.early_signals: dict[str, list[Any]] = {}
-        #: Set when this worker does not serve the pinned content (see ``_plan``).
-        self.unserved: dict[str, str] | None = None
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
@@ -330,15 +327,6 @@ class NexusWorkflow:
 
     @workflow.query(name=STATE_QUERY)
     def nexus_state(self) -> dict[str, Any]:
-        if self.ctx is None and self.unserved is not None:
-            return {
-                "status": "unserved",
-                **self.unserved,
-                "current": [],
-                "done": [],
-                "pending_compensations": [],
-                "compensations": [],
-            }
         if self.ctx is None:
             return {
                 "status": "starting",
