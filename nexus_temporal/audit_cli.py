@@ -13,9 +13,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexus_temporal.client import add_connection_flags
+
+if TYPE_CHECKING:
+    from nexus_temporal.audit import Summary
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -171,7 +174,7 @@ def _verify(args: argparse.Namespace) -> int:
                 {
                     "file": args.file,
                     "intact": not problems,
-                    "signatures_checked": key is not None and not problems,
+                    "signatures_verified": key is not None and not problems,
                     **summary.to_json(),
                     "problems": [{"record": p.record, "message": p.message} for p in problems],
                     "ok": not failures,
@@ -206,7 +209,7 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failures else 0
 
 
-def _coverage(summary: Any) -> str:
+def _coverage(summary: Summary) -> str:
     """Which workflow a trail covers, and whether it is complete, in one line."""
     if summary.workflow_id is None:
         return "workflow unknown (no readable export header): INCOMPLETE"
