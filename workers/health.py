@@ -7,7 +7,10 @@
 - ``/metrics``: Prometheus text (:class:`workers.telemetry.Metrics`), when metrics are on.
 
 A tiny HTTP/1.1 server on the worker's own event loop (no extra dependency, no thread), so the
-readiness check sees the real client and worker.
+readiness check sees the real client and worker. It listens on 127.0.0.1 unless told otherwise
+(workers.observability), and whoever reaches it is untrusted: a request's head must arrive
+within ``request_timeout`` in all (not per line, so a client trickling bytes is dropped too)
+and within ``MAX_HEADERS`` lines; bodies are never read.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ Response = tuple[int, str, bytes]
 Route = Callable[[], Awaitable[Response]]
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+#: Header lines read before a request is refused as malformed (nothing here needs headers).
+MAX_HEADERS = 100
 
 
 @dataclass
@@ -64,6 +69,7 @@ class Endpoints:
     probes: Probes
     metrics: Metrics | None = None
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
+    request_timeout: float = 10.0  # seconds for a request's head to arrive, all lines together
 
     def routes(self, health: bool, metrics: bool) -> dict[str, Route]:
         out: dict[str, Route] = {}
@@ -92,7 +98,16 @@ class Endpoints:
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                status, ctype, body = await _answer(reader, routes)
+                async with asyncio.timeout(self.request_timeout):
+                    request = await _read_head(reader)
+            except TimeoutError:  # a slow or silent client: dropped, no answer owed
+                writer.close()
+                return
+            except Exception as exc:  # an over-long line, or the client went away
+                log.debug("bad request: %s", exc)
+                request = ""
+            try:
+                status, ctype, body = await _answer(request, routes)
             except Exception as exc:  # a bad request never takes the worker down
                 log.debug("bad request: %s", exc)
                 status, ctype, body = 400, "text/plain", b"bad request\n"
@@ -103,7 +118,10 @@ class Endpoints:
             )
             try:
                 writer.write(head.encode() + body)
-                await writer.drain()
+                async with asyncio.timeout(self.request_timeout):  # a client that never reads
+                    await writer.drain()
+            except (TimeoutError, OSError):
+                pass  # the client is gone or stuck: nothing more to tell it
             finally:
                 writer.close()
 
@@ -116,11 +134,17 @@ class Endpoints:
         self.servers.clear()
 
 
-async def _answer(reader: asyncio.StreamReader, routes: dict[str, Route]) -> Response:
-    line = await asyncio.wait_for(reader.readline(), 10)
-    while (await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b"\n", b""):
-        pass  # headers: nothing we need
-    method, target, _version = line.decode("latin-1").split(" ", 2)
+async def _read_head(reader: asyncio.StreamReader) -> str:
+    """The request line, once the headers after it are read (and ignored)."""
+    line = await reader.readline()
+    for _ in range(MAX_HEADERS + 1):
+        if (await reader.readline()) in (b"\r\n", b"\n", b""):
+            return line.decode("latin-1")
+    raise ValueError(f"more than {MAX_HEADERS} header lines")
+
+
+async def _answer(request_line: str, routes: dict[str, Route]) -> Response:
+    method, target, _version = request_line.split(" ", 2)
     route = routes.get(target.split("?", 1)[0])
     if route is None:
         return 404, "text/plain", f"not found; try {', '.join(sorted(routes))}\n".encode()

@@ -1,7 +1,9 @@
 """Observability of ``nexus worker`` / ``nexus dev``: their flags, and the setup they drive.
 
 ``--otel-exporter otlp|console|none`` (traces), ``--metrics-port`` (Prometheus ``/metrics``),
-``--health-port`` (``/healthz``, ``/readyz``), ``--http-host`` (where both listen). See
+``--health-port`` (``/healthz``, ``/readyz``), ``--http-host`` (where both listen, 127.0.0.1
+unless told otherwise: whoever reaches them is untrusted, and metrics name definitions, states
+and error types), ``--metrics-host`` / ``--health-host`` (one of them elsewhere). See
 docs/observability.md.
 """
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:  # the heavy imports wait until a worker starts (the CLI parse
     from workers.health import Endpoints
     from workers.telemetry import Metrics, NexusTracing
 
+#: Where the metrics and health endpoints listen unless told otherwise: this machine only.
+DEFAULT_HOST = "127.0.0.1"
 #: Trace exporters by name.
 EXPORTERS = ("otlp", "console", "none")
 
@@ -51,9 +55,21 @@ def add_flags(parser: argparse.ArgumentParser, *, dev: bool = False) -> None:
     )
     g.add_argument(
         "--http-host",
-        default="0.0.0.0",
+        default=DEFAULT_HOST,
         metavar="HOST",
-        help="address the metrics and health endpoints listen on [0.0.0.0]",
+        help="address the metrics and health endpoints listen on [127.0.0.1: this machine "
+        "only; 0.0.0.0 for every interface, e.g. for Kubernetes probes or a Prometheus "
+        "scraping from elsewhere]",
+    )
+    g.add_argument(
+        "--metrics-host",
+        metavar="HOST",
+        help="address of the metrics endpoint alone [--http-host]",
+    )
+    g.add_argument(
+        "--health-host",
+        metavar="HOST",
+        help="address of the health endpoints alone [--http-host]",
     )
 
 
@@ -74,11 +90,13 @@ class Observability:
     exporter: str = "none"
     metrics_port: int | None = None
     health_port: int | None = None
-    host: str = "0.0.0.0"
+    host: str = DEFAULT_HOST
     tracing: NexusTracing | None = None
     metrics: Metrics | None = None
     probes: Any = None  # workers.health.Probes, once started
     endpoints: Endpoints | None = None
+    metrics_host: str | None = None  # None: ``host``
+    health_host: str | None = None  # None: ``host``
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Observability:
@@ -93,12 +111,31 @@ class Observability:
                 f"unknown trace exporter '{exporter}' (from OTEL_TRACES_EXPORTER); "
                 f"choose one of {', '.join(EXPORTERS)}"
             )
+        host = args.http_host
+        metrics_host = args.metrics_host or host
+        health_host = args.health_host or host
+        if (
+            args.metrics_port is not None
+            and args.metrics_port == args.health_port
+            and metrics_host != health_host
+        ):
+            raise UsageError(
+                f"--metrics-port and --health-port are both {args.metrics_port}, one endpoint: "
+                f"it cannot listen on both {metrics_host} and {health_host}; use one host or "
+                "two ports"
+            )
         return cls(
             exporter=exporter,
             metrics_port=args.metrics_port,
             health_port=args.health_port,
-            host=args.http_host,
+            host=host,
+            metrics_host=metrics_host,
+            health_host=health_host,
         )
+
+    def _host_of(self, what: str) -> str:
+        chosen = self.metrics_host if what == "metrics" else self.health_host
+        return chosen or self.host
 
     async def start(self) -> Observability:
         """Before any client exists: the metrics runtime, the tracer, the endpoints (liveness
@@ -117,14 +154,14 @@ class Observability:
             opentelemetry.trace.set_tracer_provider(provider)
             self.tracing = NexusTracing(provider.get_tracer("nexus_temporal"))
         self.endpoints = Endpoints(self.probes, self.metrics)
-        ports: dict[int, tuple[bool, bool]] = {}
+        ports: dict[int, tuple[bool, bool, str]] = {}
         if self.health_port is not None:
-            ports[self.health_port] = (True, False)
-        if self.metrics_port is not None:
-            health, _ = ports.get(self.metrics_port, (False, False))
-            ports[self.metrics_port] = (health, True)
-        for port, (health, metrics) in ports.items():
-            await self.endpoints.listen(self.host, port, self.endpoints.routes(health, metrics))
+            ports[self.health_port] = (True, False, self._host_of("health"))
+        if self.metrics_port is not None:  # the same port: one listener (same host, checked)
+            health, _, _ = ports.get(self.metrics_port, (False, False, ""))
+            ports[self.metrics_port] = (health, True, self._host_of("metrics"))
+        for port, (health, metrics, host) in ports.items():
+            await self.endpoints.listen(host, port, self.endpoints.routes(health, metrics))
         return self
 
     def instrument(self, client: Client) -> Client:
@@ -148,11 +185,17 @@ class Observability:
         parts = []
         if self.exporter != "none":
             parts.append(f"traces: {self.exporter}")
-        shown = "localhost" if self.host in ("0.0.0.0", "") else self.host
+
+        def shown(what: str) -> str:
+            host = self._host_of(what)
+            if host in ("0.0.0.0", "", "::"):
+                return "localhost"
+            return f"[{host}]" if ":" in host else host
+
         if self.metrics_port is not None:
-            parts.append(f"metrics: http://{shown}:{self.metrics_port}/metrics")
+            parts.append(f"metrics: http://{shown('metrics')}:{self.metrics_port}/metrics")
         if self.health_port is not None:
-            parts.append(f"health: http://{shown}:{self.health_port}/healthz, /readyz")
+            parts.append(f"health: http://{shown('health')}:{self.health_port}/healthz, /readyz")
         return "; ".join(parts)
 
     async def stop(self) -> None:
