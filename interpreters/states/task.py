@@ -15,10 +15,9 @@ from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import NexusError, from_temporal
 from interpreters.fallback import with_fallback
 from interpreters.selective_retry import with_retry_on
-from interpreters.states.data import evaluate, store
+from interpreters.states.data import check_payload_size, evaluate, store
 from interpreters.uncertain import PATCH, is_uncertain, uncertain_compensation
 from nexus_temporal.dsl.schema import FunctionSpec, RetrySpec, TaskState
-from nexus_temporal.payloads import PAYLOAD_LIMIT, json_size
 from policies.retry import to_retry_policy
 
 
@@ -29,19 +28,6 @@ def provider_options(spec: FunctionSpec) -> dict[str, Any]:
 
 def _seconds(value: float | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
-
-
-def check_payload_size(value: Any, state: str, what: str) -> None:
-    """Fail the state with a clear, catchable error instead of Temporal's raw size error."""
-    size = json_size(value)
-    if size > PAYLOAD_LIMIT:
-        raise NexusError(
-            "PayloadTooLarge",
-            f"the {what} is {size / 1e6:.1f} MB, over Temporal's 2 MB payload limit; pass a "
-            "reference instead (a file or s3:// URI; for maps, 'item_source' and "
-            "'results: store')",
-            state,
-        )
 
 
 async def call_action(

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nexus_temporal.dsl import expressions as _expr
 from nexus_temporal.dsl.durations import parse_duration
 
 #: A JSONata expression, or a JSON structure whose every string is a JSONata expression.
@@ -94,6 +95,36 @@ class Defaults(Model):
         le=40000,
         description="Continue-as-new (carrying the data) once a run's history has this many "
         "events, or when Temporal suggests it.",
+    )
+    # The bounds of every JSONata evaluation (docs/dsl.md, "Bounded expressions"). Set here, in
+    # the definition deployed with the worker, not in the worker's environment: an execution
+    # replays under the bounds it ran with, whichever worker replays it. At their defaults they
+    # are left out of the plan's content hash (plan_json), so existing hashes do not change.
+    expression_steps: int = Field(
+        _expr.DEFAULT_STEPS,
+        ge=1_000,
+        le=2_000_000,
+        description="Evaluation steps one expression field may take (the time bound; "
+        "250,000 is ~0.7 s).",
+    )
+    expression_items: int = Field(
+        _expr.DEFAULT_ITEMS,
+        ge=1_000,
+        le=100_000_000,
+        description="Array items and object keys the results of one expression field may hold "
+        "in total.",
+    )
+    expression_chars: int = Field(
+        _expr.DEFAULT_CHARS,
+        ge=1_000,
+        le=100_000_000,
+        description="String characters the results of one expression field may hold in total.",
+    )
+    expression_depth: int = Field(
+        _expr.DEFAULT_DEPTH,
+        ge=10,
+        le=2_000,
+        description="Nested evaluations (about 3 per call of a recursive function).",
     )
 
     _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(
