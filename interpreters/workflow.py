@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from interpreters.context import RunContext
 from interpreters.errors import NexusError, matches
 from interpreters.states import HANDLERS
+from interpreters.states.data import check_output_size
 from interpreters.states.map import SHARD_TYPE, MapJob, run_range, source_of
 from interpreters.states.task import run_compensation
 from interpreters.tracing import observe_failure, observe_state
@@ -204,6 +205,7 @@ class NexusWorkflow:
             )
         try:
             result = await self._walk(plan.root, data, start)
+            check_output_size(result, ctx.done[-1] if ctx.done else plan.root.start, "result")
         except NexusError as err:
             ctx.status = "compensating" if ctx.compensations else "failed"
             await self._compensate(ctx, err)
@@ -296,7 +298,9 @@ class NexusWorkflow:
         if not (info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit):
             return
         assert ctx.pin is not None
-        workflow.continue_as_new({CONTINUE_KEY: ctx.carry(data, next_state)})
+        carry = ctx.carry(data, next_state)
+        check_output_size(carry, next_state, "data carried over continue-as-new before")
+        workflow.continue_as_new({CONTINUE_KEY: carry})
 
     def _entered(self, ctx: RunContext, name: str) -> None:
         if ctx.search_attributes:

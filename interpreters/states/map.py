@@ -38,7 +38,7 @@ from activities.items import (
 from interpreters.concurrency import gather_or_raise
 from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import NexusError, from_temporal
-from interpreters.states.data import evaluate, store
+from interpreters.states.data import evaluate, evaluate_bound, store
 from interpreters.states.task import call_action
 from nexus_temporal.dsl.compiler import tolerated
 from nexus_temporal.dsl.schema import ItemSource, MapState, RetrySpec
@@ -442,11 +442,4 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
 
 
 def evaluate_item(state: MapState, subject: Any, index: int, data: Any, ctx: RunContext) -> Any:
-    from nexus_temporal.dsl.expressions import ExpressionError, evaluate_template
-
-    try:
-        return evaluate_template(state.input, subject, ctx.bindings(data, index=index))
-    except ExpressionError as exc:
-        raise NexusError(
-            "ExpressionError", f"{exc.message} in {exc.expression!r}", state.name
-        ) from None
+    return evaluate_bound(state.input, subject, ctx.bindings(data, index=index), ctx, state.name)

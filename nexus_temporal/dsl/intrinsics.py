@@ -119,10 +119,10 @@ def states_array_range(start: Any, end: Any, step: Any) -> list[Any]:
     a, b, s = _int(start, "start"), _int(end, "end"), _int(step, "step")
     if s == 0:
         raise IntrinsicError("States.ArrayRange step must not be 0")
-    out = list(range(a, b + (1 if s > 0 else -1), s))
-    if len(out) > 1000:
+    span = range(a, b + (1 if s > 0 else -1), s)
+    if len(span) > 1000:  # measured before building: the bounds come from the data
         raise IntrinsicError("States.ArrayRange gives at most 1000 items")
-    return out
+    return list(span)
 
 
 def states_array_get_item(array: Any, index: Any) -> Any:

@@ -178,3 +178,20 @@ async def test_a_bound_failure_is_marked_in_history_and_replays(env: WorkflowEnv
     history = await env.client.get_workflow_handle(handle.id).fetch_history()
     [report] = await replay([history], registry_of(RECURSION))
     assert report.ok, report.problem
+
+
+INTRINSIC_BOMB = """
+name: sec-intrinsic-bomb
+states:
+  - name: Span
+    type: pass
+    output: '$states_array_range(1, $.n, 1)'
+"""
+
+
+async def test_an_intrinsic_range_bomb_fails_its_state_before_it_is_built(
+    env: WorkflowEnvironment,
+) -> None:
+    async with nexus_worker(env.client, INTRINSIC_BOMB) as w:
+        err = await _attack(env.client, w, "sec-intrinsic-bomb", {"n": 10**12}, "Span")
+    assert "at most 1000 items" in err.message
