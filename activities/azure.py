@@ -76,7 +76,10 @@ def origin(url: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) of ``url``, the default port spelled out."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:  # out of range: matches no configured endpoint
+        port = -1
     return scheme, (parts.hostname or "").lower(), port
 
 
