@@ -14,6 +14,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.http import HttpProvider
 from activities.invoke import Invoker
 from activities.items import ItemAccess, item_activities
 from activities.python import as_activity, registered_functions, resolve
@@ -141,6 +142,19 @@ def check_targets(
                             f"function '{target.function}': {problem}",
                             state=state,
                             code="provider-not-configured",
+                        )
+                    )
+            elif invoker is not None and isinstance(
+                http := invoker.provider(target.uri.split(":", 1)[0]), HttpProvider
+            ):
+                problem = http.headers_problem(target.uri, target.spec.headers)
+                if problem:
+                    issues.append(
+                        DefinitionIssue(
+                            Location(plan.source),
+                            f"function '{target.function}': {problem}",
+                            state=state,
+                            code="secret-not-allowed",
                         )
                     )
             elif target.uri.startswith("python:"):

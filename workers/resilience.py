@@ -50,6 +50,7 @@ from activities.invoke import (
     attempt_deadline_expired,
     scheme_of,
 )
+from activities.redact import strip_userinfo
 from policies.adaptive import Decision, RetryContext, choose_delay, static_delay, stressed
 from policies.budget import RetryBudget
 from policies.scorer import AnomalyScorer, Attempt, Outcome, Score
@@ -315,7 +316,7 @@ class AdaptiveRetryInterceptor(Interceptor):
                     return provider.target_key(request)
             except Exception:  # a provider that cannot load fails in the activity itself
                 pass
-        return request.uri
+        return strip_userinfo(request.uri)  # a metric label: never a password
 
     def begin(self, request: InvokeRequest) -> _Call:
         info = activity.info()

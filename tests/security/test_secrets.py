@@ -401,3 +401,19 @@ def test_target_keys_and_messages_without_userinfo() -> None:
     assert (
         strip_userinfo("see http://a@h and ftp://u:p@h2/") == "see http://***@h and ftp://***@h2/"
     )
+
+
+def test_a_worker_refuses_to_start_on_a_header_it_may_not_fill(tmp_path: Path) -> None:
+    """The same check at start, through the real command: a definition whose header reads a
+    variable the operator did not allow is a located start-up error (exit 2), nothing runs."""
+    from tests.helpers.processes import nexus_cmd, run_cli
+
+    (tmp_path / "leak.yaml").write_text(
+        flow("https://pay.example/c", {"Authorization": "Bearer ${env:NEXUS_CODEC_KEYS}"})
+    )
+    # Port 1: nothing listens there, so exit 2 proves the worker stopped at its definitions.
+    out = run_cli(nexus_cmd("worker", str(tmp_path), "--address", "127.0.0.1:1"), timeout=60)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "leak.yaml" in out.stderr and "state 'Exfiltrate'" in out.stderr, out.stderr
+    assert "NEXUS_CODEC_KEYS" in out.stderr and "env_allow" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
