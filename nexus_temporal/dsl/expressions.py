@@ -300,9 +300,21 @@ def compile_expression(text: str) -> jsonata.Jsonata:
                 from nexus_temporal.dsl.intrinsics import register
 
                 register(compiled)
+            if "$eval" in text:
+                # $eval builds its expression from data, after the load-time check: shadow the
+                # non-deterministic functions so a built "$now()" fails instead of running.
+                for name in NONDETERMINISTIC:
+                    compiled.register_lambda(name, _refuse(name))
             return compiled
     except Exception as exc:  # jsonata raises its own JException and plain ValueErrors
         raise ExpressionError(text, _message(exc)) from None
+
+
+def _refuse(name: str) -> Any:
+    def refuse(*_: Any) -> Any:
+        raise ValueError(f"${name}() is not deterministic and cannot run in a workflow")
+
+    return refuse
 
 
 def _message(exc: Exception) -> str:

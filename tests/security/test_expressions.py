@@ -195,3 +195,24 @@ async def test_an_intrinsic_range_bomb_fails_its_state_before_it_is_built(
     async with nexus_worker(env.client, INTRINSIC_BOMB) as w:
         err = await _attack(env.client, w, "sec-intrinsic-bomb", {"n": 10**12}, "Span")
     assert "at most 1000 items" in err.message
+
+
+EVAL = """
+name: sec-eval
+states:
+  - name: Run
+    type: pass
+    output: '$eval($.code)'
+"""
+
+
+async def test_eval_of_input_cannot_reach_a_non_deterministic_function(
+    env: WorkflowEnvironment,
+) -> None:
+    """The load-time check sees '$eval($.code)'; the code comes from the starter at run time."""
+    async with nexus_worker(env.client, EVAL) as w:
+        for code in ("$now()", "$millis()", "$random()", "$shuffle([1, 2, 3])"):
+            err = await _attack(env.client, w, "sec-eval", {"code": code}, "Run")
+            assert "eval" in err.message
+        handle = await start(env.client, w, "sec-eval", {"code": "1 + 2"})
+        assert await asyncio.wait_for(handle.result(), HANG_GUARD) == 3
