@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,26 @@ class MapProgress:
         )
 
 
+#: A query waits at most this long: a worker failing the task makes the server hold it.
+QUERY_TIMEOUT = timedelta(seconds=5)
+
+
+async def last_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The message of the execution's failing workflow task (None: its last task passed)."""
+    from temporalio.api.enums.v1 import EventType
+
+    message = None
+    try:
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                message = event.workflow_task_failed_event_attributes.failure.message
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                message = None  # a later task went through: that failure is over
+    except Exception:  # history unavailable: nothing more to say than the query did
+        return None
+    return message
+
+
 async def follow(
     handle: WorkflowHandle[Any, Any],
     emit: Callable[[str], None] | None = None,
@@ -102,10 +123,19 @@ async def follow(
     bars = MapProgress()
     loop = asyncio.get_running_loop()
 
+    reported: set[str] = set()
+
     async def observe() -> None:
         try:
-            snap = await handle.query(STATE_QUERY)
-        except Exception:  # not started yet, or already closed: the result tells
+            snap = await handle.query(STATE_QUERY, rpc_timeout=QUERY_TIMEOUT)
+        except Exception as exc:  # not started yet, or already closed: the result tells
+            if "failed state" in str(exc) or "Timeout" in str(exc):
+                # Temporal answers no query while a worker fails the task (e.g. a worker that
+                # lacks the pinned content): say why the execution does not move.
+                message = await last_task_failure(handle)
+                if message and message not in reported and emit:
+                    reported.add(message)
+                    emit(f"  ! a worker fails this execution's workflow task: {message}")
             return
         trail = snap.get("trail", [])
         dropped = snap.get("trail_dropped", 0)

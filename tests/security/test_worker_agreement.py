@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from interpreters.workflow import STATE_QUERY
+from nexus_temporal.runner import follow
 from tests.e2e.test_metrics_health import address_of, sample
 from tests.helpers.processes import kill_group, nexus_cmd, spawn, wait_for_line
 from tests.helpers.run import registry_of
@@ -108,6 +109,17 @@ async def test_a_worker_with_other_content_under_the_same_version_reports_it(
     try:
         for h in handles:
             await h.signal("go", {})
+        # `nexus run` (runner.follow) says why the execution does not move.
+        lines: list[str] = []
+        following = asyncio.ensure_future(follow(handles[1], emit=lines.append, poll=0.2))
+        for _ in range(300):
+            if any("not on this worker" in line for line in lines):
+                break
+            await asyncio.sleep(0.1)
+        following.cancel()
+        assert any(
+            line.startswith("  ! a worker fails this execution's workflow task") for line in lines
+        ), lines
         failure = await task_failure(handles[0])
         assert f"with hash {original.hash[:12]} is not on this worker" in failure
         assert "give the change a new version" in failure
