@@ -11,26 +11,29 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from nexus_temporal.stepfunctions.context import StateContext
 from nexus_temporal.stepfunctions.paths import PathError, reference, template
 
-if TYPE_CHECKING:
-    from nexus_temporal.stepfunctions.convert import _StateCtx
-
-_LAMBDA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+_LAMBDA_ARN = re.compile(
+    r"^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:(?P<name>[^:]+)(:(?P<qualifier>[^:]+))?$"
+)
+_SERVICE = re.compile(r"^arn:aws[\w-]*:states:::(?P<service>.+)$")
+_ACTIVITY = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:activity:(?P<name>.+)$")
+_STATE_MACHINE = re.compile(r"^arn:aws[\w-]*:states:[^:]*:[^:]*:stateMachine:(?P<name>[^:]+)")
 LAMBDA_WRAP = '{"ExecutedVersion": "$LATEST", "Payload": $res, "StatusCode": 200}'
 TOKEN_SIGNAL = "task-token:{state}"
 
 
 def signal_name(state: str) -> str:
+    """The signal a callback task of ``state`` waits for."""
     return TOKEN_SIGNAL.format(state=state)
 
 
-def _lambda_target(ctx: _StateCtx, ref: str) -> tuple[str, str]:
+def _lambda_target(ctx: StateContext, ref: str) -> tuple[str, str]:
     """(function key, target) for a Lambda name, ARN or ``${Placeholder}``."""
-    from nexus_temporal.stepfunctions.convert import _LAMBDA_ARN, _PLACEHOLDER
-
     ref = ref.strip()
     m = _LAMBDA_ARN.match(ref)
     qualifier = None
@@ -41,8 +44,7 @@ def _lambda_target(ctx: _StateCtx, ref: str) -> tuple[str, str]:
     placeholder = _PLACEHOLDER.fullmatch(name) or _PLACEHOLDER.fullmatch(ref)
     if placeholder:
         name = placeholder.group(1)
-        ctx.c.ok(
-            ctx.asl,
+        ctx.ok(
             f"deployment placeholder '${{{name}}}' kept as the function "
             f"'{re.sub(r'[^A-Za-z0-9_-]', '_', name)}' (aws-lambda:{name}); set its target "
             "to the deployed function when you deploy",
@@ -65,7 +67,7 @@ def _static(params: Any, key: str, jsonata: bool) -> tuple[Any, bool]:
     return None, True
 
 
-def _payload(ctx: _StateCtx, params: Any, key: str | None) -> str:
+def _payload(ctx: StateContext, params: Any, key: str | None) -> str:
     """The action's input: the whole Parameters/Arguments, or one key of it (``Payload``)."""
     if ctx.jsonata:
         if key is None:
@@ -87,33 +89,30 @@ def _payload(ctx: _StateCtx, params: Any, key: str | None) -> str:
     return eff
 
 
-def _default_timeout(ctx: _StateCtx, task: dict[str, Any], is_lambda: bool) -> None:
+def _default_timeout(ctx: StateContext, task: dict[str, Any], is_lambda: bool) -> None:
     """A Task without TimeoutSeconds may run for 99999999 s in Step Functions; NEXUS's default
     is 60 s. A Lambda cannot run longer than 15 minutes, so that bound is exact; any other
     resource gets the NEXUS default, and the report says so."""
     if is_lambda:
         task["timeout"] = "15m"
-        ctx.c.ok(ctx.asl, "no TimeoutSeconds: timeout 15m, the longest a Lambda can run")
+        ctx.ok("no TimeoutSeconds: timeout 15m, the longest a Lambda can run")
     else:
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "no TimeoutSeconds: Step Functions lets this task run up to 99999999 s, NEXUS "
             "applies its default task timeout (60s, or 'defaults.timeout'); set 'timeout' "
             "to the longest the task really takes",
         )
 
 
-def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
-    from nexus_temporal.stepfunctions.convert import _ACTIVITY, _PLACEHOLDER, _SERVICE
-
-    s = ctx.s
+def convert(ctx: StateContext) -> list[dict[str, Any]]:
+    s = ctx.state
     resource = s.get("Resource")
     if not isinstance(resource, str):
         raise PathError("a Task state needs a 'Resource' string")
     params = s.get("Arguments" if ctx.jsonata else "Parameters")
     callback = resource.endswith(".waitForTaskToken")
     if callback:
-        token = f'$workflow.id & "|" & {json.dumps(signal_name(ctx.asl))}'
+        token = f'$workflow.id & "|" & {json.dumps(signal_name(ctx.asl_name))}'
         ctx.env = replace(ctx.env, token=token)
     service = _SERVICE.match(resource)
     wrap: str | None = None
@@ -126,12 +125,11 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
             key, target = _lambda_target(ctx, fn)
         else:
             key, target = "lambda_invoke", "aws-lambda:lambda_invoke"
-            ctx.c.approx(
-                ctx.asl,
+            ctx.approx(
                 "FunctionName is computed at run time: NEXUS calls a fixed "
                 "function; set the target of 'lambda_invoke'",
             )
-        action = ctx.c.function(key, target, user=False)
+        action = ctx.function(key, target, user=False)
         payload = _payload(ctx, params, "Payload")
         is_lambda = True
         if not callback:
@@ -143,13 +141,13 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
         or (re.match(r"^arn:aws[\w-]*:lambda:", resource))
     ):
         key, target = _lambda_target(ctx, resource)
-        action = ctx.c.function(key, target, user=False)
+        action = ctx.function(key, target, user=False)
         payload = _payload(ctx, params, None)
         is_lambda = True
         what = f"Lambda task → task calling {target}"
     elif _ACTIVITY.match(resource):
         name = _ACTIVITY.match(resource).group("name")  # type: ignore[union-attr]
-        action = ctx.c.function(name, f"activity:{name}", user=True)
+        action = ctx.function(name, f"activity:{name}", user=True)
         payload = _payload(ctx, params, None)
         what = f"activity → task calling the Temporal activity type '{name}'"
     else:
@@ -157,10 +155,9 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
         if integration.startswith("aws-sdk:"):
             integration = integration[len("aws-sdk:") :]
         key = integration.replace(":", "_").replace(".", "_")
-        action = ctx.c.function(key, f"activity:sfn.{integration}", user=True)
+        action = ctx.function(key, f"activity:sfn.{integration}", user=True)
         payload = _payload(ctx, params, None)
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             f"service integration '{resource}' → the function '{action}' "
             f"(activity type 'sfn.{integration}'): supply an implementation that "
             "does what the integration did and returns its result"
@@ -176,22 +173,22 @@ def convert_task(ctx: _StateCtx) -> list[dict[str, Any]]:
     if "TimeoutSeconds" not in s and "TimeoutSecondsPath" not in s:
         _default_timeout(ctx, task, is_lambda)
     ctx.apply_result(task, wrap or "$res")
-    ctx._next(task)
-    ctx.c.ok(ctx.asl, what)
+    ctx.set_next(task)
+    ctx.ok(what)
     return [task]
 
 
-def _callback(ctx: _StateCtx, task: dict[str, Any], what: str) -> list[dict[str, Any]]:
+def _callback(ctx: StateContext, task: dict[str, Any], what: str) -> list[dict[str, Any]]:
     """``.waitForTaskToken``: send (the task), then wait for the token's signal."""
-    s = ctx.s
+    s = ctx.state
     wait_name = ctx.helper("callback")
     task["assign"] = {}
     catch = ctx.catch_rules()
     if catch:
         task["catch"] = catch
     task["next"] = wait_name
-    signal = signal_name(ctx.asl)
-    result = ctx._sel_of("$res.output")
+    signal = signal_name(ctx.asl_name)
+    result = ctx.select_result("$res.output")
     value = ctx.value_after(result)
     wait: dict[str, Any] = {
         "name": wait_name,
@@ -208,14 +205,12 @@ def _callback(ctx: _StateCtx, task: dict[str, Any], what: str) -> list[dict[str,
     if isinstance(s.get("TimeoutSeconds"), (int, float)):
         wait["timeout"] = f"{s['TimeoutSeconds']}s"
     elif "TimeoutSecondsPath" in s or "TimeoutSeconds" in s:
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "a dynamic TimeoutSeconds is not carried: the callback waits "
             "without a timeout; set 'timeout' on the callback wait",
         )
     if "HeartbeatSeconds" in s or "HeartbeatSecondsPath" in s:
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "HeartbeatSeconds is dropped: SendTaskHeartbeat has no NEXUS "
             "equivalent; TimeoutSeconds still bounds the wait",
         )
@@ -244,27 +239,22 @@ def _callback(ctx: _StateCtx, task: dict[str, Any], what: str) -> list[dict[str,
         "name": failed,
         "type": "fail",
         "error": "States.TaskFailed",
-        "message": f"the callback of '{ctx.asl}' reported a failure (SendTaskFailure)",
+        "message": f"the callback of '{ctx.asl_name}' reported a failure (SendTaskFailure)",
     }
-    ctx.c.ok(
-        ctx.asl,
+    ctx.ok(
         f"{what}, then a wait for the signal '{signal}' (.waitForTaskToken); "
         "the task token is '<workflow id>|" + signal + "'",
     )
-    ctx.c.approx(
-        ctx.asl,
+    ctx.approx(
         "an uncaught SendTaskFailure fails the workflow with "
         "States.TaskFailed, not with the error name it sent",
     )
     return [task, wait, check, fail, *extra]
 
 
-def _machine_name(ctx: _StateCtx, arn: Any, static: bool) -> str:
-    from nexus_temporal.stepfunctions.convert import _PLACEHOLDER, _STATE_MACHINE
-
+def _machine_name(ctx: StateContext, arn: Any, static: bool) -> str:
     if not isinstance(arn, str) or not static:
-        ctx.c.unsupported(
-            ctx.asl,
+        ctx.unsupported(
             "StateMachineArn is computed at run time: NEXUS starts a "
             "fixed child definition; replace 'child-state-machine' with its name",
         )
@@ -277,7 +267,7 @@ def _machine_name(ctx: _StateCtx, arn: Any, static: bool) -> str:
     return name
 
 
-def _start_execution(ctx: _StateCtx, service: str, params: Any) -> list[dict[str, Any]]:
+def _start_execution(ctx: StateContext, service: str, params: Any) -> list[dict[str, Any]]:
     arn, static = _static(params, "StateMachineArn", ctx.jsonata)
     child = _machine_name(ctx, arn, static)
     payload = _payload(ctx, params, "Input")
@@ -295,8 +285,7 @@ def _start_execution(ctx: _StateCtx, service: str, params: Any) -> list[dict[str
         wrap = '{"Output": $states_json_to_string($res), "Status": "SUCCEEDED"}'
     elif service.endswith(".waitForTaskToken"):
         wrap = "$res"
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "startExecution.waitForTaskToken: the parent waits for the "
             "child's result instead of a token callback",
         )
@@ -304,16 +293,14 @@ def _start_execution(ctx: _StateCtx, service: str, params: Any) -> list[dict[str
         out["detached"] = True
         wrap = '{"ExecutionArn": $res.workflow_id, "StartDate": $context.State.EnteredTime}'
     ctx.apply_result(out, wrap)
-    if ctx.s.get("Retry"):
-        ctx.c.approx(
-            ctx.asl,
+    if ctx.state.get("Retry"):
+        ctx.approx(
             "Retry on a child execution is not carried (NEXUS does not retry child workflows)",
         )
-    if "TimeoutSeconds" in ctx.s or "TimeoutSecondsPath" in ctx.s:
-        ctx.c.approx(ctx.asl, "TimeoutSeconds on a child execution is not carried")
-    ctx._next(out)
-    ctx.c.ok(
-        ctx.asl,
+    if "TimeoutSeconds" in ctx.state or "TimeoutSecondsPath" in ctx.state:
+        ctx.approx("TimeoutSeconds on a child execution is not carried")
+    ctx.set_next(out)
+    ctx.ok(
         f"{service} → workflow state starting '{child}' (convert that state "
         "machine too and serve it on the same worker); the result carries Output and "
         "Status only",

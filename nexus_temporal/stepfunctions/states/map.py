@@ -7,25 +7,23 @@ map's result is the list of the items' ``value``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from nexus_temporal.stepfunctions.context import StateContext
+from nexus_temporal.stepfunctions.jsonata_mode import default_states, jsonata_value
 from nexus_temporal.stepfunctions.paths import Env, reference, template
-
-if TYPE_CHECKING:
-    from nexus_temporal.stepfunctions.convert import _StateCtx
 
 _FORMATS = {"CSV": "csv", "JSON": "json", "JSONL": "jsonl"}
 
 
-def _item_source(ctx: _StateCtx, reader: dict[str, Any]) -> str | dict[str, Any]:
+def _item_source(ctx: StateContext, reader: dict[str, Any]) -> str | dict[str, Any]:
     resource = str(reader.get("Resource", ""))
     params = reader.get("Parameters") or reader.get("Arguments") or {}
     config = reader.get("ReaderConfig") or {}
     fmt = _FORMATS.get(str(config.get("InputType", "JSON")).upper())
     bucket, key = params.get("Bucket"), params.get("Key")
     if "getObject" not in resource:
-        ctx.c.unsupported(
-            ctx.asl,
+        ctx.unsupported(
             f"ItemReader '{resource}' (e.g. listing S3 objects) has no "
             "NEXUS equivalent: write the item list to a JSON/JSONL/CSV file and "
             "set 'item_source' to it (the generated one is a placeholder)",
@@ -37,25 +35,23 @@ def _item_source(ctx: _StateCtx, reader: dict[str, Any]) -> str | dict[str, Any]
         or bucket.startswith("{%")
         or (key.startswith("{%"))
     ):
-        ctx.c.unsupported(
-            ctx.asl,
+        ctx.unsupported(
             "ItemReader with a Bucket/Key computed at run time: NEXUS "
             "reads a fixed 'item_source'; set it (the generated one is a "
             "placeholder)",
         )
         return {"path": "s3://REPLACE-BUCKET/REPLACE-KEY", "format": fmt or "json"}
     if config.get("CSVHeaderLocation") == "GIVEN" or "MaxItems" in config:
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "ReaderConfig CSVHeaders/MaxItems are not carried: the CSV's "
             "first row names the columns and every item is read",
         )
-    ctx.c.ok(ctx.asl, f"ItemReader → item_source s3://{bucket}/{key}")
+    ctx.ok(f"ItemReader → item_source s3://{bucket}/{key}")
     return {"path": f"s3://{bucket}/{key}", "format": fmt or "json"}
 
 
-def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
-    s = ctx.s
+def convert(ctx: StateContext) -> list[dict[str, Any]]:
+    s = ctx.state
     jsonata = ctx.jsonata
     processor_key = "ItemProcessor" if "ItemProcessor" in s else "Iterator"
     processor = s[processor_key]
@@ -77,13 +73,11 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
         base=eff,
         item="$item",
         index="$index",
-        state=ctx.asl,
+        state=ctx.asl_name,
         seeds=ctx.env.seeds,
         variables=ctx.env.variables,
     )
     if jsonata:
-        from nexus_temporal.stepfunctions.jsonata_mode import default_states, jsonata_value
-
         context = '$merge([$context, {"Map": {"Item": {"Value": $item, "Index": $index}}}])'
         states = default_states(item_env, context=context)
         item = (
@@ -97,8 +91,7 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
     if isinstance(batcher, dict):
         size = batcher.get("MaxItemsPerBatch")
         if not isinstance(size, int) or "items" not in out:
-            ctx.c.unsupported(
-                ctx.asl,
+            ctx.unsupported(
                 "ItemBatcher over an ItemReader (or with a computed batch "
                 "size) is not carried: each item runs on its own; adapt the item "
                 "processor, which expects {Items, BatchInput}",
@@ -111,30 +104,28 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
                 else None
             )
             if item != "$item":
-                ctx.c.approx(
-                    ctx.asl,
+                ctx.approx(
                     "ItemSelector together with ItemBatcher: the selector is "
                     "not applied to batched items",
                 )
             item = (
                 '{"Items": $item' + (f', "BatchInput": {batch_input}' if batch_input else "") + "}"
             )
-            ctx.c.ok(ctx.asl, f"ItemBatcher → items partitioned into batches of {size}")
+            ctx.ok(f"ItemBatcher → items partitioned into batches of {size}")
         if "MaxInputBytesPerBatch" in batcher:
-            ctx.c.approx(
-                ctx.asl,
+            ctx.approx(
                 "MaxInputBytesPerBatch is not carried: batches are bounded "
                 "by MaxItemsPerBatch only",
             )
     out["input"] = f'($item := $; {{"value": {item}, "vars": $data.vars}})'
     # the item processor
-    out["states"] = ctx.c.scope(processor, top=False, path=ctx.path + (processor_key,))
+    out["states"] = ctx.convert_scope(processor, processor_key)
     concurrency = s.get("MaxConcurrency", 0)
     if not isinstance(concurrency, int):
-        ctx.c.approx(ctx.asl, "a computed MaxConcurrency is not carried (using 40)")
+        ctx.approx("a computed MaxConcurrency is not carried (using 40)")
         concurrency = 0
     if "MaxConcurrencyPath" in s:
-        ctx.c.approx(ctx.asl, "MaxConcurrencyPath is not carried (using 40)")
+        ctx.approx("MaxConcurrencyPath is not carried (using 40)")
     out["max_concurrency"] = (
         min(concurrency, 1000) if concurrency else (1000 if distributed else 40)
     )
@@ -150,7 +141,7 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
             for k in ("ToleratedFailurePercentage", "ToleratedFailureCount")
         )
     ):
-        ctx.c.approx(ctx.asl, "a computed failure tolerance is not carried (none tolerated)")
+        ctx.approx("a computed failure tolerance is not carried (none tolerated)")
     declared = [k for k in s if k.startswith("ToleratedFailure")]
     if not declared:
         # A failed item fails the Map with that item's error, as in Step Functions; a declared
@@ -158,8 +149,7 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
         # (MapToleranceExceeded).
         out["on_item_failure"] = "item_error"
     if "tolerated_failures" in out:
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "tolerated failures: a failed item's output is null in the "
             "result list (Step Functions leaves the failed item's error)",
         )
@@ -171,8 +161,7 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
         out["results"] = "store"
         if isinstance(bucket, str) and not bucket.startswith("{%"):
             out["result_store"] = f"s3://{bucket}/{prefix}".rstrip("/")
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "ResultWriter → results: store (JSONL parts and a NEXUS "
             "manifest, not Step Functions' manifest.json and result files)",
         )
@@ -180,16 +169,15 @@ def convert_map(ctx: _StateCtx) -> list[dict[str, Any]]:
     collected = '$states_pluck($res, "value")' if collect else "$res"
     ctx.apply_result(out, collected)
     if s.get("Retry"):
-        ctx.c.approx(
-            ctx.asl,
+        ctx.approx(
             "Retry on a Map state is not carried (NEXUS retries the actions "
             "inside items); add retries to the item tasks",
         )
-    ctx._next(out)
+    ctx.set_next(out)
     kind = (
         "distributed"
         if distributed
         else ("legacy Iterator" if processor_key == "Iterator" else "inline")
     )
-    ctx.c.ok(ctx.asl, f"Map ({kind}) → map with states")
+    ctx.ok(f"Map ({kind}) → map with states")
     return [out]
