@@ -174,7 +174,7 @@ class StateContext:
         """Convert a nested scope (a branch, an item processor) at ``self.path + path``."""
         return self.machine.scope(scope, top=False, path=self.path + path)
 
-    # -- names ----------------------------------------------------------------------------------
+    # -- names and the result pipeline ----------------------------------------------------------
 
     def next_name(self) -> str | None:
         """The NEXUS name of the state after this one (``(end)`` at a top-level end), or None."""
@@ -184,6 +184,12 @@ class StateContext:
             self.machine.needs_end = True
             return END
         return None
+
+    def set_next(self, out: dict[str, Any]) -> None:
+        """Set ``next`` of ``out`` to the state after this one, if there is one."""
+        nxt = self.next_name()
+        if nxt is not None:
+            out["next"] = nxt
 
     def target_name(self, asl: str) -> str:
         """The NEXUS name of the ASL state ``asl`` of this scope."""
@@ -238,6 +244,24 @@ class StateContext:
         if v:
             out["vars"] = bind_res(v)
         return out
+
+    def apply_result(self, out: dict[str, Any], result: str) -> None:
+        """The result half of the pipeline of a state that produces ``result`` (JSONata over
+        ``$res``): ResultSelector as ``output``, ResultPath/Assign as ``assign``, Catch."""
+        output = self.select_result(result)
+        if output != "$res":
+            out["output"] = bind_res(output)
+        out["assign"] = self.assign_block("$res")
+        catch = self.catch_rules()
+        if catch:
+            out["catch"] = catch
+
+    def select_result(self, result: str) -> str:
+        """ResultSelector over ``result`` (JSONPath mode)."""
+        if not self.jsonata and "ResultSelector" in self.state:
+            sel = template(self.state["ResultSelector"], self.env.at("$r"))
+            return sel if result == "$r" else f"($r := {result}; {sel})"
+        return result
 
     # -- catch, retry, timeouts ----------------------------------------------------------------
 
@@ -380,27 +404,3 @@ class StateContext:
                 "HeartbeatSeconds is dropped: NEXUS functions do not send "
                 "heartbeats; the task's timeout still bounds each attempt",
             )
-
-    def set_next(self, out: dict[str, Any]) -> None:
-        """Set ``next`` of ``out`` to the state after this one, if there is one."""
-        nxt = self.next_name()
-        if nxt is not None:
-            out["next"] = nxt
-
-    def apply_result(self, out: dict[str, Any], result: str) -> None:
-        """The result half of the pipeline of a state that produces ``result`` (JSONata over
-        ``$res``): ResultSelector as ``output``, ResultPath/Assign as ``assign``, Catch."""
-        output = self.select_result(result)
-        if output != "$res":
-            out["output"] = bind_res(output)
-        out["assign"] = self.assign_block("$res")
-        catch = self.catch_rules()
-        if catch:
-            out["catch"] = catch
-
-    def select_result(self, result: str) -> str:
-        """ResultSelector over ``result`` (JSONPath mode)."""
-        if not self.jsonata and "ResultSelector" in self.state:
-            sel = template(self.state["ResultSelector"], self.env.at("$r"))
-            return sel if result == "$r" else f"($r := {result}; {sel})"
-        return result
