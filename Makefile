@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,emulators,charts]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +30,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy nexus_temporal interpreters activities workers policies
+	$(BIN)/lint-imports
 	$(BIN)/nexus lint examples
 	$(BIN)/pytest -q
 

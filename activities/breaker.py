@@ -26,10 +26,9 @@ from typing import Any
 from opentelemetry import metrics
 
 from activities.redact import strip_userinfo
+from nexus_temporal.protocol import CIRCUIT_OPEN
 
 log = logging.getLogger("nexus.breaker")
-
-CIRCUIT_OPEN = "CircuitOpen"
 
 
 class BreakerState(str, Enum):

@@ -15,7 +15,6 @@ import asyncio
 import contextvars
 import importlib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -31,8 +30,7 @@ from activities.breaker import (
     Outcome,
 )
 from activities.config import ProvidersConfig
-
-INVOKE_ACTIVITY = "nexus.invoke"
+from nexus_temporal.protocol import INVOKE_ACTIVITY, InvokeRequest
 
 #: Scheme -> (module, provider class). Imported on first use, so a worker without a cloud SDK
 #: still serves python: and http(s):// targets.
@@ -66,26 +64,6 @@ def current_idempotency_key() -> str:
     """The idempotency key of the call being served (for ``python:`` functions): the same
     across retries of one logical call."""
     return _KEY.get()
-
-
-@dataclass
-class InvokeRequest:
-    """What the workflow sends to ``nexus.invoke`` (recorded in history: never a secret)."""
-
-    function: str
-    uri: str
-    payload: Any = None
-    idempotency_key: str = ""
-    state: str = ""
-    method: str = "POST"
-    headers: dict[str, str] = field(default_factory=dict)
-    #: Provider options from the definition (``region``, ``qualifier``).
-    options: dict[str, Any] = field(default_factory=dict)
-    #: The function's ``circuit_breaker:`` settings (None: the defaults).
-    circuit_breaker: dict[str, Any] | None = None
-    #: The YAML ``retry.policy``: ``static`` (Temporal's schedule) or ``adaptive`` (the worker's
-    #: :mod:`workers.resilience` interceptor chooses each delay).
-    retry_policy: str = "static"
 
 
 class Provider(Protocol):

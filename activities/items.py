@@ -22,41 +22,20 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from nexus_temporal.protocol import (
+    COUNT_ITEMS,
+    DEFAULT_STORE,
+    READ_ITEMS,
+    STORE_RESULTS,
+    ReadItems,
+    SourceRef,
+    StoreResults,
+    path_segment,
+)
+
 #: Operator setting: extra roots (local directories or ``s3://bucket/prefix``) item sources
 #: may be read from besides the paths the definitions name literally; os.pathsep-separated.
 ITEM_ROOTS_ENV = "NEXUS_ITEM_ROOTS"
-COUNT_ITEMS = "nexus.count_items"
-READ_ITEMS = "nexus.read_items"
-STORE_RESULTS = "nexus.store_results"
-DEFAULT_STORE = ".nexus/results"
-
-
-@dataclass
-class SourceRef:
-    path: str
-    format: str | None = None
-
-    @property
-    def kind(self) -> str:
-        if self.format:
-            return self.format
-        lower = self.path.lower()
-        return "jsonl" if lower.endswith(".jsonl") else "csv" if lower.endswith(".csv") else "json"
-
-
-@dataclass
-class ReadItems:
-    source: SourceRef
-    start: int
-    count: int
-
-
-@dataclass
-class StoreResults:
-    store: str
-    key: str
-    start: int
-    results: list[Any]
 
 
 def _refused(what: str, path: str, why: str) -> ApplicationError:
@@ -146,15 +125,6 @@ def _normal(path: str) -> str:
     return path if path.startswith("s3://") else os.path.normpath(path)
 
 
-def path_segment(text: str) -> str:
-    """``text`` as one safe path segment (and S3 key segment): percent-encoded, so distinct
-    texts never share a segment and none is ``.``, ``..`` or contains ``/``."""
-    from urllib.parse import quote
-
-    out = quote(text, safe="")
-    return "%2E" + out[1:] if out.startswith(".") else out
-
-
 def _s3_split(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key
@@ -174,7 +144,11 @@ def s3_client() -> Any:
 
 #: Every STRIDE-th item's byte offset is indexed, so a page read seeks instead of scanning.
 STRIDE = 1000
-CACHE_DIR = Path(os.environ.get("NEXUS_CACHE_DIR", ".nexus/cache"))
+
+
+def cache_dir() -> Path:
+    """Where S3 item sources are cached (``NEXUS_CACHE_DIR``), read when first needed."""
+    return Path(os.environ.get("NEXUS_CACHE_DIR", ".nexus/cache"))
 
 
 def _not_found(path: str) -> ApplicationError:
@@ -201,7 +175,7 @@ def _local_copy(path: str) -> tuple[Path, str]:
         etag = str(client.head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
     except client.exceptions.ClientError:
         raise _not_found(path) from None
-    target = CACHE_DIR / "s3" / hashlib.sha256(f"{path}@{etag}".encode()).hexdigest()
+    target = cache_dir() / "s3" / hashlib.sha256(f"{path}@{etag}".encode()).hexdigest()
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
@@ -366,3 +340,20 @@ def _store(request: StoreResults) -> dict[str, Any]:
         tmp.replace(target)  # atomic: a retried attempt never leaves a half-written part
         location = str(target)
     return {"part": location, "items": len(request.results)}
+
+
+__all__ = [
+    "COUNT_ITEMS",
+    "DEFAULT_STORE",
+    "ITEM_ROOTS_ENV",
+    "READ_ITEMS",
+    "STORE_RESULTS",
+    "ItemAccess",
+    "ReadItems",
+    "SourceRef",
+    "StoreResults",
+    "count",
+    "item_activities",
+    "page",
+    "path_segment",
+]

@@ -8,7 +8,6 @@ retries.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -18,17 +17,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.config import ProvidersConfig
-from activities.invoke import InvokeRequest
+from activities.invoke import InvokeRequest, current_idempotency_key
 
 _REGISTERED: dict[str, Callable[..., Any]] = {}
-_KEY: contextvars.ContextVar[str] = contextvars.ContextVar("nexus_idempotency_key", default="")
 
 
 def idempotency_key() -> str:
     """The stable idempotency key of the call being served (``<workflow id>/<state>/<n>``,
     for map items ``<root workflow id>/<state>/<index>``): the same on every retry, after a
     worker crash and on replay. Use it to make side effects happen once."""
-    return _KEY.get()
+    return current_idempotency_key()
 
 
 def function(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -76,7 +74,6 @@ async def call_python(request: InvokeRequest) -> Any:
         raise ApplicationError(
             f"function '{request.function}': {exc}", type="FunctionNotFound", non_retryable=True
         ) from None
-    _KEY.set(request.idempotency_key)  # this activity's own task: no other call sees it
     return await run_function(fn, request.payload)
 
 

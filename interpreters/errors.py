@@ -18,9 +18,11 @@ from temporalio.exceptions import (
     TimeoutError,
 )
 
+from nexus_temporal.protocol import ATTEMPT_TIMED_OUT
+
 #: The error type of an attempt the worker cut at its deadline (``retry.policy: adaptive``,
 #: workers/resilience.py); routed as ``Timeout``, like the server's start-to-close timeout.
-WORKER_TIMEOUT = "AttemptTimedOut"
+WORKER_TIMEOUT = ATTEMPT_TIMED_OUT
 
 
 @dataclass

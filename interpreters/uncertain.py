@@ -34,6 +34,7 @@ from interpreters.context import PendingCompensation, RunContext
 from interpreters.errors import WORKER_TIMEOUT, NexusError
 from interpreters.states.data import evaluate
 from nexus_temporal.dsl.schema import CompensationSpec, RetrySpec
+from nexus_temporal.protocol import CIRCUIT_OPEN, RETRY_BUDGET_EXHAUSTED
 
 __all__ = ["PATCH", "REFUSALS", "is_uncertain", "uncertain_compensation"]
 
@@ -42,7 +43,7 @@ __all__ = ["PATCH", "REFUSALS", "is_uncertain", "uncertain_compensation"]
 PATCH = "nexus-compensate-uncertain"
 #: Error types of the retry machinery itself: the target was not (or no longer) called, but
 #: earlier attempts of the same activity may have been.
-REFUSALS = frozenset({"RetryBudgetExhausted", "CircuitOpen"})
+REFUSALS = frozenset({RETRY_BUDGET_EXHAUSTED, CIRCUIT_OPEN})
 
 
 def is_uncertain(exc: BaseException, retry: RetrySpec) -> bool:

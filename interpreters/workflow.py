@@ -14,28 +14,41 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.common import RawValue, SearchAttributeKey
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from interpreters.context import RunContext
 from interpreters.errors import NexusError, matches
 from interpreters.states import HANDLERS
 from interpreters.states.data import check_output_size
-from interpreters.states.map import SHARD_TYPE, MapJob, run_range, source_of
+from interpreters.states.map import MapJob, run_range, source_of
 from interpreters.states.task import run_compensation
 from interpreters.tracing import observe_failure, observe_state
 from nexus_temporal.dsl.plan import Plan, Scope
 from nexus_temporal.dsl.schema import MapState
+from nexus_temporal.protocol import (
+    CONTINUE_KEY,
+    RESOLVE_ACTIVITY,
+    SA_DEFINITION,
+    SA_STATE,
+    SA_VERSION,
+    SEARCH_ATTRIBUTES,
+    SHARD_TYPE,
+    STATE_QUERY,
+)
 from nexus_temporal.registry import Registry, UnknownDefinition
 
-RESOLVE_ACTIVITY = "nexus.resolve_definition"
-CONTINUE_KEY = "__nexus_continue__"
-STATE_QUERY = "nexus_state"
-
-SA_DEFINITION = SearchAttributeKey.for_keyword("NexusDefinition")
-SA_VERSION = SearchAttributeKey.for_keyword("NexusVersion")
-SA_STATE = SearchAttributeKey.for_keyword("NexusState")
-SEARCH_ATTRIBUTES = (SA_DEFINITION, SA_VERSION, SA_STATE)
+__all__ = [
+    "CONTINUE_KEY",
+    "RESOLVE_ACTIVITY",
+    "SEARCH_ATTRIBUTES",
+    "STATE_QUERY",
+    "NexusWorkflow",
+    "Pin",
+    "bind",
+    "make_resolve_activity",
+    "unbind",
+]
 
 
 @dataclass

@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workers.exporters import EXPORTERS
+
 if TYPE_CHECKING:  # the heavy imports wait until a worker starts (the CLI parser needs none)
     from temporalio.client import Client
     from temporalio.worker import Worker
@@ -23,8 +25,6 @@ if TYPE_CHECKING:  # the heavy imports wait until a worker starts (the CLI parse
 
 #: Where the metrics and health endpoints listen unless told otherwise: this machine only.
 DEFAULT_HOST = "127.0.0.1"
-#: Trace exporters by name.
-EXPORTERS = ("otlp", "console", "none")
 
 log = logging.getLogger("nexus.observability")
 

@@ -25,7 +25,6 @@ see the error types and delays recorded in history. Documented in docs/resilienc
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import threading
 import time
@@ -41,7 +40,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from activities.breaker import CIRCUIT_OPEN
 from activities.invoke import (
     ATTEMPT_DEADLINE,
     INVOKE_ACTIVITY,
@@ -51,9 +49,20 @@ from activities.invoke import (
     scheme_of,
 )
 from activities.redact import strip_userinfo
+from nexus_temporal.protocol import ATTEMPT_TIMED_OUT, CIRCUIT_OPEN, RETRY_BUDGET_EXHAUSTED
 from policies.adaptive import Decision, RetryContext, choose_delay, static_delay, stressed
 from policies.budget import RetryBudget
 from policies.scorer import AnomalyScorer, Attempt, Outcome, Score
+from workers.resilience_settings import (
+    ADAPTIVE,
+    DEADLINE_MARGIN_MAX,
+    DEADLINE_MARGIN_RATIO,
+    MIN_DELAY,
+    THROTTLE_TYPES,
+    TIMEOUT_TYPES,
+    DecisionRecord,
+    ResilienceSettings,
+)
 
 __all__ = [
     "ADAPTIVE",
@@ -65,88 +74,6 @@ __all__ = [
     "DecisionRecord",
     "ResilienceSettings",
 ]
-
-ADAPTIVE = "adaptive"
-#: The typed, non-retryable error raised when a target's retry budget is spent.
-RETRY_BUDGET_EXHAUSTED = "RetryBudgetExhausted"
-#: The retryable error of an attempt the worker cut at its deadline (``adaptive`` only).
-ATTEMPT_TIMED_OUT = "AttemptTimedOut"
-#: Error types counted as throttling (besides any error that carries a Retry-After).
-THROTTLE_TYPES = frozenset(
-    {"Throttled", "TooManyRequests", "TooManyRequestsException", "ThrottlingException", "SlowDown"}
-)
-#: Error types counted as timeouts (besides a start-to-close or heartbeat timeout).
-TIMEOUT_TYPES = frozenset(
-    {"Timeout", "TimeoutError", "ReadTimeout", "TimeoutException", ATTEMPT_TIMED_OUT}
-)
-#: The shortest delay handed to Temporal (0 would mean "use the policy's schedule").
-MIN_DELAY = 0.01
-#: The worker-side attempt deadline ends this much before the server's start-to-close:
-#: ``min(DEADLINE_MARGIN_RATIO x start_to_close, DEADLINE_MARGIN_MAX)`` seconds.
-DEADLINE_MARGIN_RATIO = 0.1
-DEADLINE_MARGIN_MAX = 1.0
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
-
-
-@dataclass(frozen=True)
-class ResilienceSettings:
-    """The worker's adaptive-retry settings (all targets share them).
-
-    ``budget_ratio``/``budget_floor``/``budget_window``/``budget_earn``: the retry budget per
-    target (retries allowed in the window: ``floor + ratio * calls + earn * successes``, at
-    most ``floor + 2 * calls``); ``window``: latencies per target for the median/MAD baseline;
-    ``refit_interval``: seconds between background IsolationForest fits
-    (0: never); ``seed``: seeds the jitter (None: from the OS).
-    """
-
-    budget_ratio: float = 0.2
-    budget_floor: int = 3
-    budget_window: float = 10.0
-    budget_earn: float = 2.0
-    window: int = 50
-    refit_interval: float = 5.0
-    seed: int | None = None
-
-    @classmethod
-    def from_env(cls) -> ResilienceSettings:
-        """Settings from ``NEXUS_RETRY_BUDGET_RATIO``, ``NEXUS_RETRY_BUDGET_FLOOR``,
-        ``NEXUS_RETRY_BUDGET_WINDOW``, ``NEXUS_RETRY_BUDGET_EARN`` and
-        ``NEXUS_RETRY_REFIT_INTERVAL`` (else the defaults)."""
-        d = cls()
-        return cls(
-            budget_ratio=_env_float("NEXUS_RETRY_BUDGET_RATIO", d.budget_ratio),
-            budget_floor=int(_env_float("NEXUS_RETRY_BUDGET_FLOOR", d.budget_floor)),
-            budget_window=_env_float("NEXUS_RETRY_BUDGET_WINDOW", d.budget_window),
-            budget_earn=_env_float("NEXUS_RETRY_BUDGET_EARN", d.budget_earn),
-            refit_interval=_env_float("NEXUS_RETRY_REFIT_INTERVAL", d.refit_interval),
-        )
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """One retry decision, kept (bounded) for diagnostics and tests."""
-
-    target: str
-    function: str
-    workflow_id: str
-    attempt: int
-    error_type: str
-    policy: str
-    delay: float | None
-    reason: str
-    score: float
-    degraded: bool
-    at: float
-    #: The jitter envelope the delay was drawn under, and Temporal's static delay here.
-    cap: float | None = None
-    static: float | None = None
 
 
 @dataclass

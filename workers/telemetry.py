@@ -51,7 +51,7 @@ from temporalio.worker import (
 
 from activities.redact import scrub_text
 from interpreters.tracing import STATE_SPAN_EXTERN, StateSpan
-from workers.observability import EXPORTERS
+from workers.exporters import EXPORTERS
 
 log = logging.getLogger("nexus.telemetry")
 

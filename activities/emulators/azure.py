@@ -17,7 +17,13 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-import azure.functions as func
+try:
+    import azure.functions as func
+except ImportError as exc:  # an optional extra: say which
+    raise ImportError(
+        "the Azure Functions emulator needs the 'emulators' extra: "
+        "pip install 'nexus-temporal[emulators]'"
+    ) from exc
 from werkzeug.wrappers import Request, Response
 
 from activities.emulators.base import Emulator, json_response

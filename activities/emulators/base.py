@@ -17,8 +17,6 @@ from werkzeug.wrappers import Request, Response
 from activities.emulators.faults import Faults, FaultState
 from nexus_temporal.serving import BackgroundServer
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
 # werkzeug logs every request at INFO; emulators are chatty enough through their stats.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

@@ -25,16 +25,6 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ParentClosePolicy
 
-from activities.items import (
-    COUNT_ITEMS,
-    DEFAULT_STORE,
-    READ_ITEMS,
-    STORE_RESULTS,
-    ReadItems,
-    SourceRef,
-    StoreResults,
-    path_segment,
-)
 from interpreters.concurrency import gather_or_raise
 from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import NexusError, from_temporal
@@ -43,8 +33,18 @@ from interpreters.states.task import call_action
 from nexus_temporal.dsl.compiler import tolerated
 from nexus_temporal.dsl.schema import ItemSource, MapState, RetrySpec
 from nexus_temporal.payloads import json_size
+from nexus_temporal.protocol import (
+    COUNT_ITEMS,
+    DEFAULT_STORE,
+    READ_ITEMS,
+    SHARD_TYPE,
+    STORE_RESULTS,
+    ReadItems,
+    SourceRef,
+    StoreResults,
+    path_segment,
+)
 
-SHARD_TYPE = "nexus-map-shard"
 #: ``workflow.patched`` id: result part files under the encoded workflow id (``_prefix``).
 SAFE_PREFIX_PATCH = "nexus-safe-result-prefix"
 #: Units (items, or batches) one execution runs itself: ~6 events each stays under 10,240.

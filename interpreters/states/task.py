@@ -10,15 +10,15 @@ from typing import Any
 
 from temporalio import workflow
 
-from activities.invoke import INVOKE_ACTIVITY, InvokeRequest
 from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import NexusError, from_temporal
 from interpreters.fallback import with_fallback
+from interpreters.retry import to_retry_policy
 from interpreters.selective_retry import with_retry_on
 from interpreters.states.data import check_payload_size, evaluate, store
 from interpreters.uncertain import PATCH, is_uncertain, uncertain_compensation
 from nexus_temporal.dsl.schema import FunctionSpec, RetrySpec, TaskState
-from policies.retry import to_retry_policy
+from nexus_temporal.protocol import INVOKE_ACTIVITY, InvokeRequest
 
 
 def provider_options(spec: FunctionSpec) -> dict[str, Any]:

@@ -10,7 +10,12 @@ __all__ = ["bench_chart", "graph_png"]
 
 
 def _plt() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:  # an optional extra: say which
+        raise ImportError(
+            "charts need the 'charts' extra: pip install 'nexus-temporal[charts]'"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
