@@ -26,6 +26,7 @@ from typing import Any
 from opentelemetry import metrics
 
 from activities.redact import strip_userinfo
+from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.protocol import CIRCUIT_OPEN
 
 log = logging.getLogger("nexus.breaker")
@@ -97,7 +98,7 @@ class Permit:
     probe: bool
 
 
-class CircuitOpenError(Exception):
+class CircuitOpenError(NexusTemporalError):
     """A call refused because its breaker is open; ``retry_in`` is the time left (seconds)
     until the breaker lets probes through."""
 

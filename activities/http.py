@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 from activities.config import HttpSettings, ProvidersConfig
 from activities.invoke import InvokeRequest
 from activities.redact import Redactor, strip_userinfo
+from nexus_temporal.errors import NexusTemporalError
 
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_RETRY_AFTER = 300.0
@@ -44,7 +45,7 @@ INSECURE_TRANSPORT = "InsecureTransport"
 CREDENTIAL_NOT_ALLOWED = "CredentialNotAllowed"
 
 
-class CredentialRefused(Exception):
+class CredentialRefused(NexusTemporalError):
     """The worker will not send a credential for this call; ``type`` is the error type."""
 
     def __init__(self, type: str, message: str) -> None:

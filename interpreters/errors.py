@@ -18,6 +18,7 @@ from temporalio.exceptions import (
     TimeoutError,
 )
 
+from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.protocol import ATTEMPT_TIMED_OUT
 
 #: The error type of an attempt the worker cut at its deadline (``retry.policy: adaptive``,
@@ -26,7 +27,7 @@ WORKER_TIMEOUT = ATTEMPT_TIMED_OUT
 
 
 @dataclass
-class NexusError(Exception):
+class NexusError(NexusTemporalError):
     type: str
     message: str
     state: str | None = None

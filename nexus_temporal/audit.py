@@ -24,13 +24,15 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
+from nexus_temporal.errors import NexusTemporalError
+
 FORMAT = "nexus-audit/v1"
 GENESIS = "0" * 64
 #: How deep a failure's cause chain is recorded.
 _CAUSE_DEPTH = 5
 
 
-class AuditError(Exception):
+class AuditError(NexusTemporalError):
     """A user-facing problem exporting or reading an audit trail (no traceback)."""
 
 

@@ -48,6 +48,8 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from nexus_temporal.errors import NexusTemporalError
+
 #: ``encoding`` metadata of an encrypted payload.
 ENCODING = b"binary/encrypted"
 #: Metadata naming the key a payload is encrypted with.
@@ -80,7 +82,7 @@ def _valid_id(key_id: str) -> bool:
     return True
 
 
-class CodecError(Exception):
+class CodecError(NexusTemporalError):
     """A payload cannot be decrypted: unknown key id, wrong key, or tampered data."""
 
 
@@ -96,7 +98,7 @@ class UnknownKeyError(CodecError):
         )
 
 
-class CodecConfigError(ValueError):
+class CodecConfigError(NexusTemporalError, ValueError):
     """The key configuration is invalid (reported to the user in one line, exit code 2)."""
 
 

@@ -40,6 +40,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from nexus_temporal.codec import CodecError, EncryptionCodec
+from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.serving import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT,
@@ -68,7 +69,7 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")  # standard or URL-safe, as pr
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 
 
-class CodecServerConfigError(ValueError):
+class CodecServerConfigError(NexusTemporalError, ValueError):
     """An invalid server configuration (the CLI reports it as a usage error, exit 2)."""
 
 

@@ -23,9 +23,10 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
 from interpreters.workflow import SEARCH_ATTRIBUTES
+from nexus_temporal.errors import NexusTemporalError
 
 
-class DevServerError(RuntimeError):
+class DevServerError(NexusTemporalError, RuntimeError):
     pass
 
 

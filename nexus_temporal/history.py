@@ -25,11 +25,12 @@ from temporalio.client import WorkflowHistory
 from activities.invoke import INVOKE_ACTIVITY
 from interpreters.states.map import SHARD_TYPE
 from interpreters.workflow import CONTINUE_KEY, RESOLVE_ACTIVITY
+from nexus_temporal.errors import NexusTemporalError
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
-class HistoryFileError(ValueError):
+class HistoryFileError(NexusTemporalError, ValueError):
     """A file that is not a readable workflow history (a usage error for the CLI)."""
 
 

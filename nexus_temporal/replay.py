@@ -39,6 +39,7 @@ from activities.invoke import INVOKE_ACTIVITY, InvokeRequest
 from interpreters.context import RunContext
 from interpreters.workflow import RESOLVE_ACTIVITY, NexusWorkflow, bind, unbind
 from nexus_temporal.dsl.plan import Plan
+from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.history import (
     PinnedDefinition,
     Step,
@@ -59,7 +60,7 @@ CHANGED = "changed-in-place"  # other content under the same name@version
 NEW_VERSION = "new-version"  # the latest other version of the same name
 
 
-class NoCandidate(LookupError):
+class NoCandidate(NexusTemporalError, LookupError):
     """A history pinned a definition none of the given definitions can stand in for."""
 
 

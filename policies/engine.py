@@ -17,6 +17,7 @@ from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.expressions import ExpressionError, compile_expression, evaluate
 from nexus_temporal.dsl.loader import Document, load_yaml_file
 from nexus_temporal.dsl.plan import Plan
+from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.registry import Registry
 from policies.context import FIELDS, ROOTS, SCOPES, Subject, subjects
 
@@ -52,7 +53,7 @@ class Rule:
             raise PolicyEvaluationError(self, exc.message) from None
 
 
-class PolicyEvaluationError(Exception):
+class PolicyEvaluationError(NexusTemporalError):
     def __init__(self, rule: Rule, message: str) -> None:
         self.rule = rule
         self.message = message

@@ -28,6 +28,7 @@ from typing import Any
 import jsonata
 from jsonata import jsonata as _engine
 
+from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.payloads import min_json_size
 
 #: Functions whose value depends on when or where they run; workflow code must not call them.
@@ -57,7 +58,7 @@ BACKSTOP_SECONDS = float(os.environ.get("NEXUS_EXPRESSION_BACKSTOP", "20"))
 _COMPARISONS_PER_STEP = 200
 
 
-class ExpressionError(Exception):
+class ExpressionError(NexusTemporalError):
     """A JSONata expression failed to compile or to evaluate."""
 
     def __init__(self, expression: str, message: str) -> None:
@@ -74,7 +75,7 @@ class BoundExceeded(ExpressionError):
         self.bound = bound
 
 
-class EvaluationOverrun(RuntimeError):
+class EvaluationOverrun(NexusTemporalError, RuntimeError):
     """An evaluation ran past the wall-clock backstop; fails the workflow task, not a state."""
 
 

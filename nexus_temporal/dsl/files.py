@@ -13,11 +13,13 @@ import os
 import stat
 from pathlib import Path
 
+from nexus_temporal.errors import NexusTemporalError
+
 #: Read in chunks this large (the limits are a few MiB at most).
 _CHUNK = 1 << 16
 
 
-class FileProblem(Exception):
+class FileProblem(NexusTemporalError):
     """A file that cannot be used: not a regular file, too large, unreadable or not UTF-8.
 
     ``message`` says what is wrong (without the path), ``hint`` what to do, ``line`` and

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from nexus_temporal.errors import NexusTemporalError
+
 #: NEXUS error types and the Step Functions error names they stand for.
 ERROR_NAMES = {
     "Timeout": "States.Timeout",
@@ -32,7 +34,7 @@ ERROR_NAMES = {
 }
 
 
-class IntrinsicError(ValueError):
+class IntrinsicError(NexusTemporalError, ValueError):
     """An intrinsic function got invalid arguments (an ``ExpressionError`` at run time)."""
 
 

@@ -13,11 +13,12 @@ from typing import Any
 from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.files import FileProblem, read_text_file
 from nexus_temporal.dsl.loader import MAX_BYTES, MAX_INT_DIGITS
+from nexus_temporal.errors import NexusTemporalError
 
 PathKey = tuple[Any, ...]
 
 
-class AslError(Exception):
+class AslError(NexusTemporalError):
     """Invalid ASL: carries one located issue per problem (file, line, column, state)."""
 
     def __init__(self, issues: Sequence[DefinitionIssue]) -> None:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from nexus_temporal.errors import NexusTemporalError
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED = {"and", "or", "in", "true", "false", "null", "function"}
 _SIMPLE_STEP = re.compile(
@@ -24,7 +26,7 @@ _VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.DOTALL)
 _SIMPLE_BASE = re.compile(r"^\$?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$|^\$$")
 
 
-class PathError(ValueError):
+class PathError(NexusTemporalError, ValueError):
     """An ASL path or intrinsic call that cannot be read."""
 
 
