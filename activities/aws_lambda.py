@@ -44,7 +44,6 @@ import json
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -54,14 +53,15 @@ from activities.config import AwsSettings, ProvidersConfig
 from activities.http import CredentialRefused, require_secure
 from activities.invoke import InvokeRequest
 from activities.redact import scrub_text, strip_userinfo
+from nexus_temporal.dsl import targets as _targets
+from nexus_temporal.dsl.targets import LambdaTarget
 
-_NAME = r"[A-Za-z0-9_-]{1,64}"
-_QUALIFIER = r"(\$LATEST|[A-Za-z0-9_-]{1,128})"
-ARN = re.compile(
-    rf"^arn:aws[a-z-]*:lambda:(?P<region>[a-z]{{2}}(-[a-z]+)+-\d):(?P<account>\d{{12}}):"
-    rf"function:(?P<name>{_NAME})(:(?P<qualifier>{_QUALIFIER}))?$"
-)
-SHORT = re.compile(rf"^(?P<name>{_NAME})(:(?P<qualifier>{_QUALIFIER}))?$")
+# The URI syntax lives in the bottom layer, shared with `nexus validate`.
+ARN = _targets.LAMBDA_ARN
+SHORT = _targets.LAMBDA_SHORT
+parse_uri = _targets.parse_lambda_uri
+uri_problem = _targets.lambda_uri_problem
+
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 MAX_RETRY_AFTER = 300.0
 #: Error codes that mean "try again later", whatever their HTTP status.
@@ -73,45 +73,6 @@ _ACCESS_CODES = (
     "InvalidSignatureException",
     "ExpiredTokenException",
 )
-
-
-@dataclass(frozen=True)
-class LambdaTarget:
-    """A parsed ``aws-lambda:`` URI (before options and worker settings apply)."""
-
-    name: str
-    region: str | None
-    qualifier: str | None
-    arn: str | None
-
-
-def parse_uri(uri: str) -> LambdaTarget:
-    """Parse an ``aws-lambda:`` URI; raises ``ValueError`` saying what is wrong."""
-    rest = uri.removeprefix("aws-lambda:")
-    if rest.startswith("arn:"):
-        match = ARN.match(rest)
-        if not match:
-            raise ValueError(
-                f"'{rest}' is not a Lambda function ARN "
-                "(arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER])"
-            )
-        arn = rest if not match["qualifier"] else rest.rsplit(":", 1)[0]
-        return LambdaTarget(match["name"], match["region"], match["qualifier"], arn)
-    match = SHORT.match(rest)
-    if not match:
-        raise ValueError(
-            f"'{rest}' is not a Lambda function name (letters, digits, - and _, at most 64) or ARN"
-        )
-    return LambdaTarget(match["name"], None, match["qualifier"], None)
-
-
-def uri_problem(uri: str) -> str | None:
-    """Why ``uri`` is not a valid ``aws-lambda:`` target (None: it is). Used by validate."""
-    try:
-        parse_uri(uri)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 class LambdaProvider:

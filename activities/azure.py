@@ -24,7 +24,6 @@ Errors are those of the HTTP provider: 429 ``Throttled`` and 5xx ``HttpError`` a
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,22 +41,16 @@ from activities.http import (
 )
 from activities.invoke import InvokeRequest
 from activities.redact import Redactor, strip_userinfo
+from nexus_temporal.dsl import targets as _targets
+from nexus_temporal.dsl.targets import AzureTarget
 
-_APP = r"[A-Za-z0-9][A-Za-z0-9-]{0,58}"
+# The URI syntax lives in the bottom layer, shared with `nexus validate`.
+SHORT = _targets.AZURE_SHORT
+FULL = _targets.AZURE_FULL
+parse_uri = _targets.parse_azure_uri
+uri_problem = _targets.azure_uri_problem
+
 APP_DOMAIN = "azurewebsites.net"
-SHORT = re.compile(rf"^(?P<app>{_APP})/(?P<route>[^\s?#]+)$")
-FULL = re.compile(r"^(?P<base>https?://(?P<host>[A-Za-z0-9.-]+)(:\d+)?)/(?P<path>[^\s?#]*)$")
-
-
-@dataclass(frozen=True)
-class AzureTarget:
-    app: str
-    #: The URL without a worker override (``https://APP.azurewebsites.net/api/ROUTE``).
-    url: str
-    #: The path after the host, e.g. ``api/charge``.
-    path: str
-    #: The definition wrote a full URL (its host must be the app's or a configured endpoint).
-    explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,31 +74,6 @@ def origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:  # out of range: matches no configured endpoint
         port = -1
     return scheme, (parts.hostname or "").lower(), port
-
-
-def parse_uri(uri: str) -> AzureTarget:
-    """Parse an ``azure-function:`` URI; raises ``ValueError`` saying what is wrong."""
-    rest = uri.removeprefix("azure-function:")
-    full = FULL.match(rest)
-    if full:
-        app = full["host"].split(".", 1)[0]
-        return AzureTarget(app, rest, full["path"], explicit=True)
-    short = SHORT.match(rest)
-    if short:
-        path = f"api/{short['route'].strip('/')}"
-        return AzureTarget(short["app"], f"https://{short['app']}.azurewebsites.net/{path}", path)
-    raise ValueError(
-        f"'{rest}' is not an Azure function: write azure-function:APP/ROUTE or "
-        "azure-function:https://APP.azurewebsites.net/api/ROUTE"
-    )
-
-
-def uri_problem(uri: str) -> str | None:
-    try:
-        parse_uri(uri)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 class AzureProvider:

@@ -21,7 +21,6 @@ handing the token to it.
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,11 +39,12 @@ from activities.http import (
 )
 from activities.invoke import InvokeRequest
 from activities.redact import Redactor
+from nexus_temporal.dsl import targets as _targets
 
-NAME = re.compile(
-    r"^projects/(?P<project>[A-Za-z0-9][A-Za-z0-9.:-]{0,62})/locations/(?P<location>[a-z0-9-]+)"
-    r"/functions/(?P<function>[A-Za-z][A-Za-z0-9_-]{0,62})$"
-)
+# The URI syntax lives in the bottom layer, shared with `nexus validate`.
+NAME = _targets.GCP_NAME
+resource_name = _targets.gcp_resource_name
+uri_problem = _targets.gcp_uri_problem
 
 #: Where Google serves HTTP functions (2nd gen: Cloud Run; 1st gen URLs: cloudfunctions.net).
 FUNCTION_DOMAINS = ("run.app", "cloudfunctions.net")
@@ -61,25 +61,6 @@ def check_token_destination(url: str) -> None:
             "its Google ID token there: check gcp.functions_endpoint",
         )
     require_secure(url, "a Google ID token")
-
-
-def resource_name(uri: str) -> str:
-    """The function's resource name; raises ``ValueError`` saying what is wrong."""
-    rest = uri.removeprefix("gcp-function:")
-    if not NAME.match(rest):
-        raise ValueError(
-            f"'{rest}' is not a Cloud Function name: write "
-            "gcp-function:projects/PROJECT/locations/LOCATION/functions/NAME"
-        )
-    return rest
-
-
-def uri_problem(uri: str) -> str | None:
-    try:
-        resource_name(uri)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 class GcpProvider:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from nexus_temporal.dsl.plan import Plan, Scope
-from nexus_temporal.dsl.schema import ChoiceState, ParallelState, State
+from nexus_temporal.dsl.schema import ChoiceState, State
 
 _SHAPES = {"choice": "{{%s}}", "wait": "([%s])", "succeed": "(((%s)))", "fail": "[[%s]]"}
 
@@ -33,13 +33,14 @@ def _scope(plan: Plan, scope: Scope, lines: list[str], pad: str) -> None:
         sid = _id(scope, state.name)
         shape = _SHAPES.get(state.type, "[%s]")
         lines.append(f"{pad}{sid}{shape % _label(state)}")
-        if isinstance(state, ParallelState):
-            for branch in state.branches:
-                sub = plan.scopes[f"{state.name}/{branch.name}"]
-                lines.append(f'{pad}subgraph {_id(sub, "branch")}["{branch.name}"]')
-                _scope(plan, sub, lines, pad + "  ")
-                lines.append(f"{pad}end")
-                lines.append(f"{pad}{sid} --> {_id(sub, sub.start)}")
+        for child in state.children():
+            if child.kind != "branch":  # a map's item states run per item: not drawn
+                continue
+            sub = plan.scopes[f"{state.name}/{child.key}"]
+            lines.append(f'{pad}subgraph {_id(sub, "branch")}["{child.key}"]')
+            _scope(plan, sub, lines, pad + "  ")
+            lines.append(f"{pad}end")
+            lines.append(f"{pad}{sid} --> {_id(sub, sub.start)}")
         if state.next:
             lines.append(f"{pad}{sid} --> {_id(scope, state.next)}")
         if isinstance(state, ChoiceState):

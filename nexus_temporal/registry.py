@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nexus_temporal.dsl.compiler import compile_file
-from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.plan import Plan
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -62,7 +62,7 @@ class Registry:
                         f"'{plan.name}@{plan.version}' is also defined in "
                         f"{old.source} with different content",
                         hint="give the changed definition a new 'version'",
-                        code="version-conflict",
+                        code=Code.VERSION_CONFLICT,
                     )
                 ]
             )
@@ -76,7 +76,7 @@ class Registry:
                             f"'{plan.name}@{plan.version}' replaces {prefix}, which "
                             f"{other.source} replaces too",
                             hint="only one definition may take over an earlier content",
-                            code="replaces-conflict",
+                            code=Code.REPLACES_CONFLICT,
                         )
                     ]
                 )
@@ -155,7 +155,7 @@ def load_registry(paths: Sequence[str | Path]) -> Registry:
                 DefinitionIssue(
                     Location(", ".join(map(str, paths))),
                     "no definition files (*.yaml, *.yml) found",
-                    code="io",
+                    code=Code.IO,
                 )
             ]
         )

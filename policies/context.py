@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 from urllib.parse import urlsplit
 
 from nexus_temporal.dsl.errors import Location
@@ -19,7 +19,7 @@ from nexus_temporal.dsl.loader import Document, load_yaml_file
 from nexus_temporal.dsl.plan import Plan, uri_scheme
 from nexus_temporal.dsl.schema import (
     MAX_ATTEMPTS,
-    CompensationSpec,
+    STATE_MODELS,
     Defaults,
     Definition,
     FunctionSpec,
@@ -27,7 +27,8 @@ from nexus_temporal.dsl.schema import (
     ParallelState,
     RetrySpec,
     State,
-    TaskState,
+    Walked,
+    walk,
 )
 
 SCOPES = ("definition", "function", "state")
@@ -44,7 +45,7 @@ _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _IDEMPOTENT_METHODS = _SAFE_METHODS + ("PUT", "DELETE")
 
 _RETRY_FIELDS: dict[str, Any] = {name: None for name in RetrySpec.model_fields}
-_STATE_MODELS = get_args(get_args(State)[0])
+_STATE_MODELS = STATE_MODELS
 
 
 def _state_fields() -> dict[str, Any]:
@@ -164,21 +165,6 @@ def _location(plan: Plan, doc: Document | None, path: tuple[Any, ...], key: bool
     return doc.location(path, key=key)
 
 
-def _walk(
-    states: tuple[State, ...], path: tuple[Any, ...], scope: str, depth: int
-) -> Iterator[tuple[State, tuple[Any, ...], str, int]]:
-    for i, state in enumerate(states):
-        spath = path + (i,)
-        yield state, spath, scope, depth
-        if isinstance(state, MapState) and state.states:
-            inner = f"{scope}/{state.name}/item".lstrip("/")
-            yield from _walk(state.states, spath + ("states",), inner, depth + 1)
-        if isinstance(state, ParallelState):
-            for b, branch in enumerate(state.branches):
-                inner = f"{scope}/{state.name}/{branch.name}".lstrip("/")
-                yield from _walk(branch.states, spath + ("branches", b, "states"), inner, depth + 1)
-
-
 def _written_in(raw: Any, key: str) -> bool:
     return isinstance(raw, dict) and key in raw
 
@@ -193,7 +179,7 @@ def subjects(plan: Plan, doc: Document | None = None) -> Iterator[Subject]:
         doc = read_document(plan)
     definition = plan.definition
     name = definition.name
-    walked = list(_walk(definition.states, ("states",), "", 0))
+    walked = list(walk(definition.states))
     definition_ctx: dict[str, Any] = {
         "name": name,
         "version": definition.version,
@@ -250,21 +236,12 @@ def _function_spec(definition: Definition, name: str) -> FunctionSpec | None:
     return fn if isinstance(fn, FunctionSpec) else FunctionSpec(uri=fn)
 
 
-def _functions(
-    plan: Plan, doc: Document | None, walked: list[tuple[State, tuple[Any, ...], str, int]]
-) -> dict[str, dict[str, Any]]:
+def _functions(plan: Plan, doc: Document | None, walked: list[Walked]) -> dict[str, dict[str, Any]]:
     """The context of every function the definition declares or names directly in a state."""
     definition = plan.definition
     used: dict[str, list[str]] = {n: [] for n in definition.functions}
     for state, *_ in walked:
-        actions: list[str] = []
-        if isinstance(state, TaskState):
-            actions = [state.action, *(state.fallback or ())]
-            if isinstance(state.compensate, CompensationSpec):
-                actions.append(state.compensate.action)
-        elif isinstance(state, MapState) and state.action:
-            actions = [state.action]
-        for action in actions:
+        for action in state.actions():
             users = used.setdefault(plan.target(action).function, [])
             if state.name not in users:
                 users.append(state.name)

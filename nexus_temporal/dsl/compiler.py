@@ -6,8 +6,6 @@ problems are collected before raising so a user fixes them in one pass.
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -15,11 +13,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, did_you_mean
-from nexus_temporal.dsl.expressions import iter_template_errors
+from nexus_temporal.dsl.checks import TERMINAL_TYPES, StateCheck, check_state
+from nexus_temporal.dsl.checks.common import check_functions
+from nexus_temporal.dsl.checks.common import issue as _issue
+from nexus_temporal.dsl.checks.map import tolerated as tolerated  # the interpreter's map uses it
+from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, did_you_mean
 from nexus_temporal.dsl.loader import Document, load_yaml_file, load_yaml_text
-from nexus_temporal.dsl.plan import URI_SCHEMES, Plan, Scope, content_hash, freeze, uri_scheme
+from nexus_temporal.dsl.plan import Plan, Scope, content_hash, freeze
 from nexus_temporal.dsl.schema import (
+    STATE_MODEL_BY_TYPE,
     STATE_TYPES,
     Branch,
     BreakerSpec,
@@ -29,36 +31,18 @@ from nexus_temporal.dsl.schema import (
     CompensationSpec,
     Defaults,
     Definition,
-    FailState,
     FunctionSpec,
     MapState,
     OnFailure,
     ParallelState,
-    PassState,
     RetrySpec,
     State,
-    SucceedState,
     TaskState,
-    WaitState,
-    WorkflowState,
 )
 
 DEFAULT_TIMEOUT = 60.0
 #: Express tasks are local activities: short calls only (see docs/dsl.md, "express mode").
 EXPRESS_DEFAULT_TIMEOUT = 10.0
-EXPRESS_MAX_TIMEOUT = 60.0
-_PY_URI = re.compile(r"^python:[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-#: Cloud function schemes: each provider module checks its own URI syntax (``uri_problem``).
-_CLOUD_SCHEMES = {
-    "aws-lambda": ("activities.aws_lambda", "write aws-lambda:NAME or a Lambda function ARN"),
-    "azure-function": ("activities.azure", "write azure-function:APP/ROUTE"),
-    "gcp-function": (
-        "activities.gcp",
-        "write gcp-function:projects/PROJECT/locations/LOCATION/functions/NAME",
-    ),
-}
-_TERMINAL_TYPES = ("succeed", "fail")
 
 
 def compile_file(path: str | Path) -> Plan:
@@ -81,7 +65,7 @@ def compile_document(doc: Document) -> Plan:
                     (),
                     "a definition must be a YAML mapping with 'name' and 'states'",
                     hint="start the file with 'name: my-workflow'",
-                    code="shape",
+                    code=Code.SHAPE,
                 )
             ]
         )
@@ -105,7 +89,7 @@ def compile_document(doc: Document) -> Plan:
         issues,
         seen={},
     )
-    _check_functions(doc, definition, issues)
+    check_functions(doc, definition, issues)
     if issues:
         raise DefinitionError(sorted(issues, key=lambda i: (i.location.line, i.location.column)))
     return Plan(
@@ -141,7 +125,7 @@ def _check_state_types(
                         state=name,
                         hint=f"add 'type:' (one of {', '.join(STATE_TYPES)}) or "
                         "an 'action:' for a task",
-                        code="missing-type",
+                        code=Code.MISSING_TYPE,
                         key=True,
                     )
                 )
@@ -155,7 +139,7 @@ def _check_state_types(
                     f"unknown state type '{kind}'",
                     state=name,
                     hint=hint,
-                    code="unknown-type",
+                    code=Code.UNKNOWN_TYPE,
                 )
             )
             continue
@@ -190,7 +174,7 @@ def _pydantic_issues(doc: Document, exc: ValidationError) -> list[DefinitionIssu
                 f"unknown field '{field}'",
                 state=state,
                 hint=hint,
-                code="unknown-field",
+                code=Code.UNKNOWN_FIELD,
                 key=True,
             )
         elif kind == "missing":
@@ -201,19 +185,23 @@ def _pydantic_issues(doc: Document, exc: ValidationError) -> list[DefinitionIssu
                 f"missing required field '{field}'",
                 state=state,
                 hint=f"add '{field}:'",
-                code="missing-field",
+                code=Code.MISSING_FIELD,
                 key=True,
             )
         else:
             msg = err["msg"].removeprefix("Value error, ")
             where = ".".join(str(p) for p in path) or "definition"
             issue = _issue(
-                doc, path, f"invalid value for '{where}': {msg}", state=state, code="invalid-value"
+                doc,
+                path,
+                f"invalid value for '{where}': {msg}",
+                state=state,
+                code=Code.INVALID_VALUE,
             )
         key = path
         old = best.get(key)
         # Union members each report an error; keep the most specific (unknown field > other).
-        if old is None or (issue.code == "unknown-field" and old.code != "unknown-field"):
+        if old is None or (issue.code == Code.UNKNOWN_FIELD and old.code != Code.UNKNOWN_FIELD):
             best[key] = issue
     # Drop parent errors when a child error exists (union fallbacks report both).
     keys = list(best)
@@ -246,18 +234,7 @@ def _data_path(data: Any, loc: Sequence[Any]) -> tuple[tuple[Any, ...], Any, tup
     return tuple(path), parent, tuple(leftover)
 
 
-_STATE_MODELS: dict[str, type[BaseModel]] = {
-    "task": TaskState,
-    "choice": ChoiceState,
-    "pass": PassState,
-    "set": PassState,
-    "wait": WaitState,
-    "parallel": ParallelState,
-    "map": MapState,
-    "workflow": WorkflowState,
-    "succeed": SucceedState,
-    "fail": FailState,
-}
+_STATE_MODELS: dict[str, type[BaseModel]] = dict(STATE_MODEL_BY_TYPE)
 # Models as pydantic names them in error locations (union members), and by the field holding them.
 _NAMED: tuple[type[BaseModel], ...] = (
     Definition,
@@ -434,7 +411,7 @@ def _targets(state: State) -> Iterator[tuple[str, tuple[Any, ...]]]:
 
 
 def _ends(state: State) -> bool:
-    if state.type in _TERMINAL_TYPES:
+    if state.type in TERMINAL_TYPES:
         return True
     if isinstance(state, ChoiceState):
         return state.default is None
@@ -464,7 +441,7 @@ def _check_scope(
                     spath + ("name",),
                     f"duplicate state name '{state.name}'",
                     state=state.name,
-                    code="duplicate-state",
+                    code=Code.DUPLICATE_STATE,
                     hint=f"state names must be unique; first defined at {first}",
                 )
             )
@@ -480,7 +457,7 @@ def _check_scope(
                 ("start_at",),
                 f"start_at names unknown state '{start}'",
                 hint=did_you_mean(start, by_name),
-                code="unknown-state",
+                code=Code.UNKNOWN_STATE,
             )
         )
         return
@@ -500,47 +477,22 @@ def _check_scope(
                         f"'{rel[0]}' goes to '{target}', which is not a state of {where}",
                         state=name,
                         hint=hint,
-                        code="unknown-state",
+                        code=Code.UNKNOWN_STATE,
                     )
                 )
-        _check_state(doc, definition, state, spath, issues)
-        if isinstance(state, MapState) and state.states:
+        check_state(StateCheck(doc, definition, state, spath, issues))
+        for child in state.children():
             _check_scope(
                 doc,
                 definition,
-                f"{name}/item",
-                state.states,
-                spath + ("states",),
+                f"{name}/{child.key}",
+                child.states,
+                spath + child.path,
                 None,
                 scopes,
                 issues,
                 seen,
             )
-        if isinstance(state, ParallelState):
-            names = set()
-            for b, branch in enumerate(state.branches):
-                if branch.name in names:
-                    issues.append(
-                        _issue(
-                            doc,
-                            spath + ("branches", b, "name"),
-                            f"duplicate branch name '{branch.name}'",
-                            state=name,
-                            code="duplicate-branch",
-                        )
-                    )
-                names.add(branch.name)
-                _check_scope(
-                    doc,
-                    definition,
-                    f"{name}/{branch.name}",
-                    branch.states,
-                    spath + ("branches", b, "states"),
-                    None,
-                    scopes,
-                    issues,
-                    seen,
-                )
     # Reachability from the start, and a path to an end from every reachable state.
     reach: set[str] = set()
     todo = [start_name]
@@ -558,7 +510,7 @@ def _check_scope(
                     paths[name] + ("name",),
                     f"state '{name}' is unreachable from the start '{start_name}'",
                     state=name,
-                    code="unreachable",
+                    code=Code.UNREACHABLE,
                     hint="point a 'next' at it, or remove it",
                 )
             )
@@ -580,368 +532,11 @@ def _check_scope(
                 paths[name] + ("name",),
                 f"state '{name}' has no path to an end: the workflow would loop forever",
                 state=name,
-                code="no-end",
+                code=Code.NO_END,
                 hint="give the loop an exit: a choice rule or 'default' that "
                 "leaves it, or a state without 'next'",
             )
         )
-
-
-def _check_state(
-    doc: Document,
-    definition: Definition,
-    state: State,
-    spath: tuple[Any, ...],
-    issues: list[DefinitionIssue],
-) -> None:
-    exprs: list[tuple[tuple[Any, ...], Any]] = []
-    if state.next is not None and state.type in ("choice", "succeed", "fail"):
-        hint = (
-            "route with 'choices' and 'default'"
-            if state.type == "choice"
-            else f"a {state.type} state ends its workflow or branch; remove 'next'"
-        )
-        issues.append(
-            _issue(
-                doc,
-                spath + ("next",),
-                f"'next' has no effect on a {state.type} state",
-                state=state.name,
-                hint=hint,
-                code="useless-next",
-                key=True,
-            )
-        )
-    if isinstance(state, (TaskState, MapState)) and state.mode == "express":
-        _check_express(doc, state, spath, issues)
-    if isinstance(state, TaskState):
-        _check_action(doc, definition, state.action, spath + ("action",), state.name, issues)
-        for i, alternate in enumerate(state.fallback or ()):
-            _check_action(doc, definition, alternate, spath + ("fallback", i), state.name, issues)
-        exprs += [
-            (("input",), state.input),
-            (("output",), state.output),
-            (("assign",), state.assign),
-        ]
-        if state.compensate is not None:
-            assert isinstance(state.compensate, CompensationSpec)
-            raw = doc.data
-            for p in spath:
-                raw = raw[p]
-            cpath = ("compensate",) if "compensate" in raw else ("on_failure", "compensate")
-            if isinstance(_get(doc.data, spath + cpath), dict):
-                apath, ipath = cpath + ("action",), cpath + ("input",)
-            else:
-                apath, ipath = cpath, cpath
-            _check_action(
-                doc, definition, state.compensate.action, spath + apath, state.name, issues
-            )
-            exprs.append((ipath, state.compensate.input))
-    elif isinstance(state, ChoiceState):
-        exprs += [(("choices", i, "when"), r.when) for i, r in enumerate(state.choices)]
-    elif isinstance(state, (PassState, ParallelState)):
-        exprs += [(("assign",), state.assign), (("output",), state.output)]
-    elif isinstance(state, MapState):
-        _check_map(doc, definition, state, spath, issues)
-        exprs += [
-            (("items",), state.items),
-            (("input",), state.input),
-            (("assign",), state.assign),
-            (("output",), state.output),
-        ]
-    elif isinstance(state, WorkflowState):
-        exprs += [
-            (("input",), state.input),
-            (("assign",), state.assign),
-            (("output",), state.output),
-        ]
-    elif isinstance(state, SucceedState):
-        exprs.append((("output",), state.output))
-    elif isinstance(state, FailState):
-        for fixed, computed in (("error", "error_expr"), ("message", "message_expr")):
-            expression = getattr(state, computed)
-            if expression is None:
-                continue
-            exprs.append(((computed,), expression))
-            if fixed in state.model_fields_set:
-                issues.append(
-                    _issue(
-                        doc,
-                        spath + (computed,),
-                        f"a fail state takes '{fixed}' or '{computed}', not both",
-                        state=state.name,
-                        key=True,
-                        code="fail-kind",
-                        hint=f"keep '{computed}' to compute the value at run time, or "
-                        f"'{fixed}' for a fixed one",
-                    )
-                )
-    elif isinstance(state, WaitState):
-        given = [f for f in ("duration", "until", "signal") if getattr(state, f) is not None]
-        if len(given) != 1:
-            issues.append(
-                _issue(
-                    doc,
-                    spath,
-                    "a wait state needs exactly one of 'duration', 'until' or 'signal'",
-                    state=state.name,
-                    key=True,
-                    code="wait-kind",
-                    hint="e.g. 'duration: 30s' or 'signal: approval'",
-                )
-            )
-        if state.until is not None:
-            exprs.append((("until",), state.until))
-        exprs.append((("assign",), state.assign))
-        if state.signal is None and (state.timeout is not None or state.assign):
-            issues.append(
-                _issue(
-                    doc,
-                    spath,
-                    "'timeout' and 'assign' apply only to a wait for a signal",
-                    state=state.name,
-                    key=True,
-                    code="wait-kind",
-                )
-            )
-    for rel, template in exprs:
-        if template is None:
-            continue
-        for sub, err in iter_template_errors(template):
-            issues.append(
-                _issue(
-                    doc,
-                    spath + rel + sub,
-                    f"invalid JSONata: {err.message}",
-                    state=state.name,
-                    code="jsonata",
-                    hint="fix the expression; literal strings are written quoted, e.g. '\"text\"'",
-                )
-            )
-
-
-def _check_express(
-    doc: Document,
-    state: TaskState | MapState,
-    spath: tuple[Any, ...],
-    issues: list[DefinitionIssue],
-) -> None:
-    """Local activities hold a workflow task open while they retry, so they are for short calls:
-    a longer timeout or a heartbeat is a definition error rather than a silent downgrade."""
-    raw = _get(doc.data, spath)
-    where = ("timeout",) if isinstance(raw, dict) and "timeout" in raw else ("mode",)
-    if state.timeout is not None and state.timeout > EXPRESS_MAX_TIMEOUT:
-        issues.append(
-            _issue(
-                doc,
-                spath + where,
-                f"express tasks run as local activities and must finish within "
-                f"{EXPRESS_MAX_TIMEOUT:g}s (timeout is {state.timeout:g}s)",
-                state=state.name,
-                code="express-timeout",
-                key=where == ("mode",),
-                hint="shorten the timeout, or give this task 'mode: regular'",
-            )
-        )
-    if isinstance(state, TaskState) and state.heartbeat is not None:
-        issues.append(
-            _issue(
-                doc,
-                spath,
-                "express tasks cannot heartbeat (local activities have no heartbeats)",
-                state=state.name,
-                code="express-heartbeat",
-                key=True,
-                hint="remove 'heartbeat' (or defaults.heartbeat), or use 'mode: regular'",
-            )
-        )
-
-
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
-
-
-def tolerated(spec: int | str, total: int) -> int:
-    """How many failed items a map tolerates out of ``total``."""
-    if isinstance(spec, int):
-        return spec
-    match = _PERCENT.match(spec.strip())
-    assert match, spec
-    return int(total * float(match.group(1)) / 100.0)
-
-
-def _check_map(
-    doc: Document,
-    definition: Definition,
-    state: MapState,
-    spath: tuple[Any, ...],
-    issues: list[DefinitionIssue],
-) -> None:
-    def problem(rel: tuple[Any, ...], message: str, hint: str, key: bool = False) -> None:
-        issues.append(
-            _issue(doc, spath + rel, message, state=state.name, hint=hint, code="map", key=key)
-        )
-
-    if (state.items is None) == (state.item_source is None):
-        problem(
-            (),
-            "a map state needs exactly one of 'items' or 'item_source'",
-            "e.g. 'items: order.lines' or 'item_source: data/items.jsonl'",
-            key=True,
-        )
-    if (state.action is None) == (state.states is None):
-        problem(
-            (),
-            "a map state needs exactly one of 'action' or 'states'",
-            "'action' calls one function per item (or batch); 'states' runs a sequence",
-            key=True,
-        )
-    if state.action is not None:
-        _check_action(doc, definition, state.action, spath + ("action",), state.name, issues)
-    if state.batch > 1 and state.states is not None:
-        problem(
-            ("batch",),
-            "'batch' applies only to a map with an 'action'",
-            "remove 'batch', or call one action per batch of items",
-        )
-    tol = state.tolerated_failures
-    if (
-        isinstance(tol, int)
-        and tol < 0
-        or isinstance(tol, str)
-        and not (_PERCENT.match(tol.strip()) and float(tol.strip()[:-1]) <= 100)
-    ):
-        problem(
-            ("tolerated_failures",),
-            f"'{tol}' is not a failure tolerance",
-            "write a count such as 10, or a percentage such as '5%'",
-        )
-    if state.result_store is not None and state.results != "store":
-        problem(
-            ("result_store",),
-            "'result_store' is used only with 'results: store'",
-            "add 'results: store', or remove 'result_store'",
-        )
-    source = state.item_source
-    path = source if isinstance(source, str) else source.path if source else None
-    fmt = None if isinstance(source, str) or source is None else source.format
-    if path is not None and fmt is None and not path.lower().endswith((".json", ".jsonl", ".csv")):
-        problem(
-            ("item_source",),
-            f"cannot tell the format of '{path}'",
-            "name a .json, .jsonl or .csv file, or give 'format:'",
-        )
-
-
-def _get(data: Any, path: tuple[Any, ...]) -> Any:
-    for p in path:
-        data = data[p]
-    return data
-
-
-def _check_action(
-    doc: Document,
-    definition: Definition,
-    action: str,
-    path: tuple[Any, ...],
-    state: str,
-    issues: list[DefinitionIssue],
-) -> None:
-    if action in definition.functions:
-        return
-    scheme = uri_scheme(action)
-    if scheme:
-        problem = _uri_problem(action)
-        if problem:
-            issues.append(
-                _issue(doc, path, problem[0], state=state, hint=problem[1], code="bad-uri")
-            )
-        return
-    if definition.functions:
-        hint = did_you_mean(action, definition.functions) or (
-            f"declare it under 'functions:' (declared: {', '.join(definition.functions)})"
-        )
-        issues.append(
-            _issue(
-                doc,
-                path,
-                f"action '{action}' names no function",
-                state=state,
-                hint=hint,
-                code="unknown-function",
-            )
-        )
-
-
-def _uri_problem(uri: str) -> tuple[str, str] | None:
-    scheme = uri_scheme(uri) or uri.split(":", 1)[0]
-    if scheme in _CLOUD_SCHEMES:
-        module, hint = _CLOUD_SCHEMES[scheme]
-        problem = importlib.import_module(module).uri_problem(uri)
-        return (f"bad '{scheme}:' URI: {problem}", hint) if problem else None
-    if scheme not in URI_SCHEMES:
-        return (
-            f"unsupported function URI scheme '{scheme}:' in '{uri}'",
-            "use python:module:function, http(s)://host/path or activity:TYPE",
-        )
-    if scheme == "python" and not _PY_URI.match(uri):
-        return (f"'{uri}' is not a python function URI", "write python:package.module:function")
-    if scheme == "activity" and len(uri) <= len("activity:"):
-        return ("'activity:' needs an activity type name", "write activity:my-activity-type")
-    if scheme in ("http", "https") and not uri.partition("://")[2]:
-        return (f"'{uri}' has no host", "write e.g. https://api.example.com/charge")
-    return None
-
-
-def _check_functions(doc: Document, definition: Definition, issues: list[DefinitionIssue]) -> None:
-    for name, fn in definition.functions.items():
-        uri = fn.uri if isinstance(fn, FunctionSpec) else fn
-        path: tuple[Any, ...] = ("functions", name) + (
-            ("uri",) if isinstance(fn, FunctionSpec) else ()
-        )
-        if not _SCHEME_LIKE.match(uri):
-            issues.append(
-                _issue(
-                    doc,
-                    path,
-                    f"function '{name}': '{uri}' is not a URI",
-                    hint="write python:module:function, https://... or activity:TYPE",
-                    code="bad-uri",
-                )
-            )
-            continue
-        problem = _uri_problem(uri)
-        if problem:
-            issues.append(
-                _issue(
-                    doc, path, f"function '{name}': {problem[0]}", hint=problem[1], code="bad-uri"
-                )
-            )
-        elif isinstance(fn, FunctionSpec) and not uri.startswith("aws-lambda:"):
-            for option in ("region", "qualifier"):
-                if getattr(fn, option) is not None:
-                    issues.append(
-                        _issue(
-                            doc,
-                            ("functions", name, option),
-                            f"function '{name}': '{option}' applies only to aws-lambda: targets",
-                            hint=f"remove '{option}'",
-                            code="invalid-value",
-                            key=True,
-                        )
-                    )
-
-
-def _issue(
-    doc: Document,
-    path: tuple[Any, ...],
-    message: str,
-    *,
-    state: str | None = None,
-    hint: str | None = None,
-    code: str = "invalid",
-    key: bool = False,
-) -> DefinitionIssue:
-    return DefinitionIssue(doc.location(path, key=key), message, state=state, hint=hint, code=code)
 
 
 def compile_many(paths: Sequence[str | Path]) -> tuple[list[Plan], list[DefinitionIssue]]:

@@ -10,6 +10,65 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
+class Code:
+    """Every :attr:`DefinitionIssue.code`: stable, machine-readable, documented in docs/dsl.md
+    ("Validation error codes"; tests/dsl/test_error_codes.py checks both ways).
+
+    Plain ``str`` constants (not an Enum): codes are compared, formatted and serialised as the
+    strings they are.
+    """
+
+    # Reading files (loader)
+    YAML = "yaml"
+    IO = "io"
+    JSON = "json"
+    SHAPE = "shape"
+    # State types, before the schema
+    MISSING_TYPE = "missing-type"
+    UNKNOWN_TYPE = "unknown-type"
+    # The schema
+    UNKNOWN_FIELD = "unknown-field"
+    MISSING_FIELD = "missing-field"
+    INVALID_VALUE = "invalid-value"
+    INVALID = "invalid"
+    # The graph
+    DUPLICATE_STATE = "duplicate-state"
+    DUPLICATE_BRANCH = "duplicate-branch"
+    UNKNOWN_STATE = "unknown-state"
+    UNREACHABLE = "unreachable"
+    NO_END = "no-end"
+    # States
+    USELESS_NEXT = "useless-next"
+    WAIT_KIND = "wait-kind"
+    FAIL_KIND = "fail-kind"
+    MAP = "map"
+    EXPRESS_TIMEOUT = "express-timeout"
+    EXPRESS_HEARTBEAT = "express-heartbeat"
+    JSONATA = "jsonata"
+    # Actions and functions
+    BAD_URI = "bad-uri"
+    UNKNOWN_FUNCTION = "unknown-function"
+    # Registries of definitions (worker, validate of several files)
+    VERSION_CONFLICT = "version-conflict"
+    REPLACES_CONFLICT = "replaces-conflict"
+    # Policy rules (nexus lint)
+    POLICY = "policy"
+    # Worker start-up
+    EXPRESS_UNSERVED = "express-unserved"
+    UNKNOWN_WORKFLOW = "unknown-workflow"
+    PROVIDER_NOT_CONFIGURED = "provider-not-configured"
+    SECRET_NOT_ALLOWED = "secret-not-allowed"
+    FUNCTION_NOT_FOUND = "function-not-found"
+    # Step Functions import (nexus migrate)
+    ASL = "asl"
+    ASL_EXPRESSION = "asl-expression"
+
+    @classmethod
+    def all(cls) -> dict[str, str]:
+        """Every code by constant name."""
+        return {k: v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)}
+
+
 @dataclass(frozen=True)
 class Location:
     """A position in a source file; line and column are 1-based, 0 when unknown."""
@@ -40,7 +99,7 @@ class DefinitionIssue:
     message: str
     state: str | None = None
     hint: str | None = None
-    code: str = "invalid"
+    code: str = Code.INVALID
 
     def render(self) -> str:
         where = f" (state '{_one_line(self.state)}')" if self.state else ""

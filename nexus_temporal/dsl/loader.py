@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.files import FileProblem, read_text_file
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -72,7 +72,7 @@ class _Builder:
 
     def fail(self, node: yaml.Node, message: str, hint: str | None = None) -> DefinitionError:
         loc = Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
-        return DefinitionError([DefinitionIssue(loc, message, hint=hint, code="yaml")])
+        return DefinitionError([DefinitionIssue(loc, message, hint=hint, code=Code.YAML)])
 
     def build(self, node: yaml.Node, path: PathKey, depth: int) -> Any:
         self.count += 1
@@ -167,7 +167,7 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
                     Location(file, 1, 1),
                     f"file larger than {MAX_BYTES} bytes",
                     hint="split the definition into several workflows",
-                    code="yaml",
+                    code=Code.YAML,
                 )
             ]
         )
@@ -178,7 +178,7 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
                 DefinitionIssue(
                     _location_at(text, too_deep, file),
                     f"document nested deeper than {MAX_DEPTH} levels",
-                    code="yaml",
+                    code=Code.YAML,
                 )
             ]
         )
@@ -201,7 +201,7 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
                     loc,
                     f"YAML syntax error: {problem}",
                     hint="check indentation and quoting near this position",
-                    code="yaml",
+                    code=Code.YAML,
                 )
             ]
         ) from None
@@ -211,11 +211,11 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
             loc = _location_at(text, exc.position, file)
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DefinitionError(
-            [DefinitionIssue(loc, f"YAML error: {message}", code="yaml")]
+            [DefinitionIssue(loc, f"YAML error: {message}", code=Code.YAML)]
         ) from None
     except RecursionError:
         raise DefinitionError(
-            [DefinitionIssue(Location(file, 1, 1), "YAML nested too deeply", code="yaml")]
+            [DefinitionIssue(Location(file, 1, 1), "YAML nested too deeply", code=Code.YAML)]
         ) from None
     if root is None:
         raise DefinitionError(
@@ -224,7 +224,7 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
                     Location(file, 1, 1),
                     "the file is empty",
                     hint="a definition needs at least 'name' and 'states'",
-                    code="yaml",
+                    code=Code.YAML,
                 )
             ]
         )
@@ -232,7 +232,7 @@ def load_yaml_text(text: str, file: str = "<input>") -> Document:
         doc.data = _Builder(doc).build(root, (), 0)
     except RecursionError:
         raise DefinitionError(
-            [DefinitionIssue(Location(file, 1, 1), "YAML nested too deeply", code="yaml")]
+            [DefinitionIssue(Location(file, 1, 1), "YAML nested too deeply", code=Code.YAML)]
         ) from None
     return doc
 
@@ -250,7 +250,7 @@ def load_yaml_file(path: str | Path) -> Document:
         raise DefinitionError(
             [
                 DefinitionIssue(
-                    Location(str(p), exc.line, exc.column), exc.message, hint=exc.hint, code="io"
+                    Location(str(p), exc.line, exc.column), exc.message, hint=exc.hint, code=Code.IO
                 )
             ]
         ) from None

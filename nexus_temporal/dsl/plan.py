@@ -15,24 +15,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from nexus_temporal.dsl.schema import (
-    CompensationSpec,
-    Definition,
-    FunctionSpec,
-    MapState,
-    State,
-    TaskState,
-)
+from nexus_temporal.dsl.schema import Definition, FunctionSpec, State
+from nexus_temporal.dsl.targets import URI_SCHEMES as URI_SCHEMES  # derived: one registry
 
-URI_SCHEMES = (
-    "python",
-    "http",
-    "https",
-    "activity",
-    "aws-lambda",
-    "azure-function",
-    "gcp-function",
-)
 _URI = re.compile(r"^([a-z][a-z0-9+.-]*):")
 
 
@@ -88,16 +73,7 @@ class Plan:
     def actions(self) -> list[tuple[str, str]]:
         """(state, action) for every action the definition calls: task actions and their
         fallbacks, compensations and map actions. Nothing else may run for this plan."""
-        out: list[tuple[str, str]] = []
-        for state in self.all_states():
-            if isinstance(state, TaskState):
-                out.append((state.name, state.action))
-                out.extend((state.name, alternate) for alternate in state.fallback or ())
-                if isinstance(state.compensate, CompensationSpec):
-                    out.append((state.name, state.compensate.action))
-            elif isinstance(state, MapState) and state.action:
-                out.append((state.name, state.action))
-        return out
+        return [(state.name, action) for state in self.all_states() for action in state.actions()]
 
     def uris(self) -> frozenset[str]:
         """The URIs of every action the definition calls (see :meth:`actions`)."""

@@ -7,7 +7,8 @@ frozen and forbids unknown fields.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -205,10 +206,30 @@ class OnFailure(Model):
     catch: tuple[CatchSpec, ...] = ()
 
 
+class Child(NamedTuple):
+    """A sequence of states nested in a state: a parallel branch, or a map's item states."""
+
+    #: The scope's id below its state: ``<state>/<key>`` (a branch's name, or ``item``).
+    key: str
+    states: tuple[State, ...]
+    #: The data path of ``states`` relative to the state.
+    path: tuple[Any, ...]
+    #: ``branch`` (runs once, next to its siblings) or ``item`` (runs once per map item).
+    kind: Literal["branch", "item"]
+
+
 class StateBase(Model):
     name: str = Field(min_length=1)
     description: str | None = None
     next: str | None = Field(None, description="The next state; without it the workflow ends.")
+
+    def children(self) -> tuple[Child, ...]:
+        """The scopes nested in this state, in order (each is checked and run on its own)."""
+        return ()
+
+    def actions(self) -> tuple[str, ...]:
+        """Every action this state itself calls (not its children's), in order."""
+        return ()
 
 
 class TaskState(StateBase):
@@ -241,6 +262,12 @@ class TaskState(StateBase):
     _d = field_validator("timeout", "schedule_to_close", "heartbeat", mode="before")(
         _positive_duration
     )
+
+    def actions(self) -> tuple[str, ...]:
+        """The action, its fallbacks, then the compensation (once normalised)."""
+        compensation = self.compensate
+        extra = (compensation.action,) if isinstance(compensation, CompensationSpec) else ()
+        return (self.action, *(self.fallback or ()), *extra)
 
 
 class ChoiceRule(Model):
@@ -295,6 +322,12 @@ class ParallelState(StateBase):
     assign: dict[str, Expr] | None = None
     catch: tuple[CatchSpec, ...] = ()
 
+    def children(self) -> tuple[Child, ...]:
+        return tuple(
+            Child(branch.name, branch.states, ("branches", b, "states"), "branch")
+            for b, branch in enumerate(self.branches)
+        )
+
 
 class ItemSource(Model):
     """Where a map reads its items: a local file or ``s3://bucket/key``."""
@@ -343,6 +376,12 @@ class MapState(StateBase):
     task_queue: str | None = None
 
     _t = field_validator("timeout", mode="before")(_positive_duration)
+
+    def children(self) -> tuple[Child, ...]:
+        return (Child("item", self.states, ("states",), "item"),) if self.states else ()
+
+    def actions(self) -> tuple[str, ...]:
+        return (self.action,) if self.action else ()
 
 
 class WorkflowState(StateBase):
@@ -396,18 +435,43 @@ State = Annotated[
     Field(discriminator="type"),
 ]
 
-STATE_TYPES = (
-    "task",
-    "choice",
-    "pass",
-    "set",
-    "wait",
-    "parallel",
-    "map",
-    "workflow",
-    "succeed",
-    "fail",
-)
+#: The state models of the union, in order: the one list every per-type table derives from
+#: (compiler checks, interpreter handlers, docs and tests; tests/test_registries.py).
+STATE_MODELS: tuple[type[StateBase], ...] = get_args(get_args(State)[0])
+
+
+def type_names(model: type[StateBase]) -> tuple[str, ...]:
+    """The ``type:`` values a state model accepts (``pass`` also takes ``set``)."""
+    return get_args(model.model_fields["type"].annotation)
+
+
+#: Every ``type:`` value, in the union's order.
+STATE_TYPES: tuple[str, ...] = tuple(t for m in STATE_MODELS for t in type_names(m))
+#: The model of each ``type:`` value.
+STATE_MODEL_BY_TYPE: dict[str, type[StateBase]] = {
+    t: m for m in STATE_MODELS for t in type_names(m)
+}
+
+
+class Walked(NamedTuple):
+    state: State
+    #: The state's data path (``("states", 0, "branches", 1, "states", 2)``).
+    path: tuple[Any, ...]
+    #: Its scope's path: ``""`` at the top, else ``<state>/<key>`` segments joined by ``/``.
+    scope: str
+    depth: int
+
+
+def walk(
+    states: tuple[State, ...], path: tuple[Any, ...] = ("states",), scope: str = "", depth: int = 0
+) -> Iterator[Walked]:
+    """Every state, depth first: each state, then the states of its :meth:`~StateBase.children`."""
+    for i, state in enumerate(states):
+        spath = path + (i,)
+        yield Walked(state, spath, scope, depth)
+        for child in state.children():
+            inner = f"{scope}/{state.name}/{child.key}".lstrip("/")
+            yield from walk(child.states, spath + child.path, inner, depth + 1)
 
 
 class Definition(Model):
