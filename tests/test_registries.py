@@ -13,7 +13,9 @@ import pytest
 
 from interpreters.states import HANDLERS
 from nexus_temporal.dsl import checks
-from nexus_temporal.dsl.schema import STATE_MODELS, STATE_TYPES, StateBase, type_names
+from nexus_temporal.dsl.compiler import compile_file
+from nexus_temporal.dsl.loader import load_yaml_file
+from nexus_temporal.dsl.schema import STATE_MODELS, STATE_TYPES, StateBase, type_names, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 DSL_DOC = (ROOT / "docs" / "dsl.md").read_text()
@@ -88,6 +90,23 @@ def test_state_type_has_a_test_file(model: type[StateBase]) -> None:
     kind = _primary(model)
     name = STATE_TEST_FILES.get(kind, f"test_{kind}.py")
     assert (ROOT / "tests" / "interpreters" / name).is_file(), f"no tests/interpreters/{name}"
+
+
+def test_written_children_follow_children() -> None:
+    """The pre-schema walk (``written_children``) finds the scopes ``children`` has."""
+    kinds: set[str] = set()
+    for path in sorted((ROOT / "examples").rglob("*.yaml")):
+        plan = compile_file(path)
+        raw_doc = load_yaml_file(path).data
+        for walked in walk(plan.definition.states):
+            raw = raw_doc
+            for part in walked.path:
+                raw = raw[part]
+            children = walked.state.children()
+            written = type(walked.state).written_children(raw)
+            assert [rel for _, rel in written] == [c.path for c in children], walked.path
+            kinds.update(c.kind for c in children)
+    assert kinds == {"branch", "item"}
 
 
 def test_no_stale_exceptions() -> None:

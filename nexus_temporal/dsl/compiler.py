@@ -143,14 +143,8 @@ def _check_state_types(
                 )
             )
             continue
-        if raw.get("type") == "map":
-            _check_state_types(doc, raw.get("states"), path + (i, "states"), issues)
-        if raw.get("type") == "parallel" and isinstance(raw.get("branches"), list):
-            for b, branch in enumerate(raw["branches"]):
-                if isinstance(branch, dict):
-                    _check_state_types(
-                        doc, branch.get("states"), path + (i, "branches", b, "states"), issues
-                    )
+        for states_written, rel in STATE_MODEL_BY_TYPE[raw["type"]].written_children(raw):
+            _check_state_types(doc, states_written, path + (i, *rel), issues)
 
 
 _MODEL_FIELDS: dict[str, set[str]] = {}

@@ -231,6 +231,12 @@ class StateBase(Model):
         """Every action this state itself calls (not its children's), in order."""
         return ()
 
+    @classmethod
+    def written_children(cls, raw: dict[str, Any]) -> list[tuple[Any, tuple[Any, ...]]]:
+        """:meth:`children` of a state as written, before validation: (the raw states,
+        their data path relative to the state)."""
+        return []
+
 
 class TaskState(StateBase):
     """Call an action (a function or an activity type)."""
@@ -328,6 +334,17 @@ class ParallelState(StateBase):
             for b, branch in enumerate(self.branches)
         )
 
+    @classmethod
+    def written_children(cls, raw: dict[str, Any]) -> list[tuple[Any, tuple[Any, ...]]]:
+        branches = raw.get("branches")
+        if not isinstance(branches, list):
+            return []
+        return [
+            (branch.get("states"), ("branches", b, "states"))
+            for b, branch in enumerate(branches)
+            if isinstance(branch, dict)
+        ]
+
 
 class ItemSource(Model):
     """Where a map reads its items: a local file or ``s3://bucket/key``."""
@@ -379,6 +396,11 @@ class MapState(StateBase):
 
     def children(self) -> tuple[Child, ...]:
         return (Child("item", self.states, ("states",), "item"),) if self.states else ()
+
+    @classmethod
+    def written_children(cls, raw: dict[str, Any]) -> list[tuple[Any, tuple[Any, ...]]]:
+        states = raw.get("states")
+        return [(states, ("states",))] if isinstance(states, list) else []
 
     def actions(self) -> tuple[str, ...]:
         return (self.action,) if self.action else ()
