@@ -1,113 +1,14 @@
 """``nexus bench resilience``: scenarios x retry policies x seeds on the virtual-time simulator
 (and, with ``--e2e``, a subset on a real dev server), with the issue's targets judged.
 
-Exit codes: 0 the benchmark ran (targets met or not: the report says which); 2 usage error.
+:func:`benchmark` builds the report, :func:`render` prints it; the command line is
+:mod:`nexus_temporal.cli.bench`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from typing import Any
-
-EXIT_USAGE = 2
-
-
-def register(subparsers: Any) -> None:
-    """Add ``resilience`` to ``nexus bench`` (``handler`` set as the default)."""
-    b = subparsers.add_parser(
-        "resilience", help="retry policies under fault scenarios (virtual-time simulator)"
-    )
-    b.add_argument(
-        "--quick",
-        action="store_true",
-        help="overload, brownout, transient-20; static vs adaptive; 3 seeds; simulator only",
-    )
-    b.add_argument("--json", action="store_true", help="print the report as JSON")
-    b.add_argument("--chart", metavar="FILE.png", help="write a PNG chart of the cells")
-    b.add_argument("--seeds", type=int, help="seeds per cell [5; --quick: 3]")
-    b.add_argument("--scenario", dest="scenarios", action="append", help="only these")
-    b.add_argument("--policy", dest="policies", action="append", help="only these")
-    b.add_argument("--jobs", type=int, help="simulator processes [min(2, CPUs)]")
-    b.add_argument(
-        "--no-forest",
-        action="store_true",
-        help="never fit the IsolationForest in the simulator (faster; --quick implies it)",
-    )
-    b.add_argument(
-        "--no-compensate-uncertain",
-        dest="compensate_uncertain",
-        action="store_false",
-        help="the former DSL semantics: a step that failed for good is never undone and a "
-        "fallback is called without undoing the primary (for comparison; see docs)",
-    )
-    b.add_argument(
-        "--budget-wait",
-        action="store_true",
-        help="a retry that finds the budget spent waits for it instead of failing the call",
-    )
-    b.add_argument(
-        "--e2e",
-        action="store_true",
-        help="also run brownout and transient-20, static vs adaptive, on a private dev server",
-    )
-    b.add_argument("--address", help="--e2e: use this server instead of starting one")
-    b.set_defaults(handler=handle)
-
-
-def handle(args: argparse.Namespace) -> int:
-    from nexus_temporal.resilience.scenarios import (
-        POLICIES,
-        QUICK_POLICIES,
-        QUICK_SCENARIOS,
-        SCENARIOS,
-    )
-
-    scenarios = args.scenarios or (list(QUICK_SCENARIOS) if args.quick else list(SCENARIOS))
-    policies = args.policies or (list(QUICK_POLICIES) if args.quick else list(POLICIES))
-    for kind, names, known in (
-        ("scenario", scenarios, SCENARIOS),
-        ("policy", policies, POLICIES),
-    ):
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            print(
-                f"nexus: error: unknown {kind} {', '.join(unknown)} (known: {', '.join(known)})",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-    seeds = args.seeds if args.seeds is not None else (3 if args.quick else 5)
-    if seeds < 1:
-        print("nexus: error: --seeds must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
-    if args.jobs is not None and args.jobs < 1:
-        print("nexus: error: --jobs must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
-    report = benchmark(
-        scenarios,
-        policies,
-        seeds,
-        quick=args.quick,
-        forest=not (args.quick or args.no_forest),
-        jobs=args.jobs,
-        compensate_uncertain=args.compensate_uncertain,
-        budget_mode="wait" if args.budget_wait else "drop",
-    )
-    if args.e2e:
-        import asyncio
-
-        from nexus_temporal.resilience.e2e import run_e2e
-
-        report["e2e"] = asyncio.run(run_e2e(address=args.address))
-    if args.chart:
-        from nexus_temporal.resilience.chart import bench_chart
-
-        bench_chart(report, args.chart)
-        report["chart"] = args.chart
-    print(json.dumps(report, indent=2) if args.json else render(report))
-    return 0
 
 
 def benchmark(

@@ -83,7 +83,7 @@ def audit_cmd(*args: str) -> list[str]:
         build_parser().parse_args(["audit", "verify", "x"])
         return nexus_cmd("audit", *args)
     except SystemExit:
-        return [sys.executable, "-m", "nexus_temporal.audit_cli", "audit", *args]
+        return [sys.executable, "-m", "nexus_temporal.cli", "audit", *args]
 
 
 async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

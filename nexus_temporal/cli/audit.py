@@ -15,20 +15,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nexus_temporal.client import add_connection_flags
+from nexus_temporal.cli._common import connect, connection_flags
+from nexus_temporal.cli._errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from nexus_temporal.audit import Summary
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 #: The largest trail ``verify`` reads (it holds the whole file in memory). Temporal caps one
 #: run's history at 50 MiB; a chain of continue-as-new runs can be longer: raise --max-bytes.
 MAX_TRAIL_BYTES = 512 * 1024 * 1024
-
-
-class _Usage(Exception):
-    pass
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +40,7 @@ def register(subparsers: Any) -> None:
         help="record payload contents, not only their SHA-256 digests",
     )
     _key_flag(e, "sign every record with HMAC-SHA256, the key read from this variable")
-    add_connection_flags(e)
+    connection_flags(e, task_queue=False)
 
     v = asub.add_parser("verify", help="check that an exported trail is intact")
     v.add_argument("file", metavar="FILE")
@@ -93,35 +88,21 @@ def _key(args: argparse.Namespace) -> bytes | None:
         return None
     value = os.environ.get(name)
     if not value:
-        raise _Usage(f"environment variable {name} (--hmac-key-env) is not set or empty")
+        raise UsageError(f"environment variable {name} (--hmac-key-env) is not set or empty")
     return value.encode()
 
 
 def handle(args: argparse.Namespace) -> int:
-    try:
-        if args.audit == "export":
-            return asyncio.run(_export(args))
-        return _verify(args)
-    except _Usage as exc:
-        print(f"nexus: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.audit == "export":
+        return asyncio.run(_export(args))
+    return _verify(args)
 
 
 async def _export(args: argparse.Namespace) -> int:
     from nexus_temporal.audit import AuditError, dumps, export
-    from nexus_temporal.client import connect, settings_from_args
 
     key = _key(args)
-    settings = settings_from_args(args).resolved()
-    try:
-        client = await connect(settings)
-    except Exception as exc:
-        print(
-            f"nexus: error: cannot connect to Temporal at {settings.address} "
-            f"(namespace {settings.namespace}): {exc}",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+    client = await connect(args, codec_keys_first=False)  # ConnectionError: exit 1
     try:
         records = await export(client, args.workflow_id, contents=args.contents, key=key)
     except AuditError as exc:
@@ -132,7 +113,7 @@ async def _export(args: argparse.Namespace) -> int:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise _Usage(f"cannot write {args.output}: {exc.strerror}") from None
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         sys.stdout.write(text)
     head = records[-1]["hash"]
@@ -141,7 +122,7 @@ async def _export(args: argparse.Namespace) -> int:
         f"{len(records)} records from {len(records[0]['runs'])} run(s){state}; head {head}",
         file=sys.stderr,
     )
-    return 0
+    return EXIT_OK
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -154,7 +135,7 @@ def _verify(args: argparse.Namespace) -> int:
         text = read_text_file(args.file, args.max_bytes)
     except FileProblem as exc:
         where = f"{args.file}:{exc.line}:{exc.column}" if exc.line else args.file
-        raise _Usage(f"cannot read {where}: {exc.message}") from None
+        raise UsageError(f"cannot read {where}: {exc.message}") from None
     records = parse(text)
     problems = verify(records, key)
     summary = summarize(records)
@@ -206,7 +187,7 @@ def _verify(args: argparse.Namespace) -> int:
         )
     for failure in failures:
         print(f"{args.file}: {failure}", file=sys.stderr)
-    return EXIT_FAILED if failures else 0
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def _coverage(summary: Summary) -> str:

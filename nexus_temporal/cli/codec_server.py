@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from nexus_temporal.cli._errors import EXIT_OK, UsageError
+
 #: Bearer token(s) for the codec server when no token flag is given (comma-separated).
 ENV_TOKEN = "NEXUS_CODEC_AUTH_TOKEN"
 #: A file of bearer tokens (one a line) when no token flag is given; wins over ENV_TOKEN.
@@ -173,26 +174,26 @@ def _new_key(args: argparse.Namespace) -> int:
     try:
         KeyRing([(args.new_key, b"\0" * 32)])  # validates the id
     except CodecConfigError as exc:
-        return _usage(str(exc))
+        raise UsageError(str(exc)) from None
     line = f"{args.new_key}:{new_key()}"
     if args.add_to is None:
         print(line)
-        return 0
+        return EXIT_OK
     path = Path(args.add_to)
     if path.exists():  # a key file already: it must stay valid, the id must be new
         try:
             existing = KeyRing.load(path)
         except CodecConfigError as exc:
-            return _usage(f"not adding to it: {exc}")
+            raise UsageError(f"not adding to it: {exc}") from None
         if existing is not None and args.new_key in existing.ids:
-            return _usage(f"{path} already has a key '{args.new_key}'")
+            raise UsageError(f"{path} already has a key '{args.new_key}'")
     try:
         created = write_secret_file(path, line)
     except OSError as exc:
-        return _usage(f"cannot write {path}: {exc.strerror or exc}")
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     where = "created (mode 0600)" if created else "appended to"
     print(f"key '{args.new_key}' {where} {path}")
-    return 0
+    return EXIT_OK
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -206,20 +207,20 @@ def handle(args: argparse.Namespace) -> int:
     if args.new_key is not None:
         return _new_key(args)
     if args.add_to is not None:
-        return _usage("--add-to goes with --new-key ID")
+        raise UsageError("--add-to goes with --new-key ID")
     try:
         keys = KeyRing.load(args.keys)
     except CodecConfigError as exc:
-        return _usage(str(exc))
+        raise UsageError(str(exc)) from None
     if keys is None:
-        return _usage(
+        raise UsageError(
             "no codec keys: pass --keys FILE, or set NEXUS_CODEC_KEYS_FILE or NEXUS_CODEC_KEYS "
             "(the same keys the workers use)"
         )
     try:
         tokens = _tokens(args)
     except ValueError as exc:
-        return _usage(str(exc))
+        raise UsageError(str(exc)) from None
     origins = args.origins or list(DEFAULT_ORIGINS)
     try:
         server = CodecServer(
@@ -234,7 +235,7 @@ def handle(args: argparse.Namespace) -> int:
             max_connections=args.max_connections,
         )
     except CodecServerConfigError as exc:
-        return _usage(str(exc))
+        raise UsageError(str(exc)) from None
     if "*" in server.origins:
         print(
             "nexus: warning: --cors-origin '*': any web page open in a browser on a machine "
@@ -260,7 +261,9 @@ def handle(args: argparse.Namespace) -> int:
     try:
         server.start()
     except OSError as exc:
-        return _usage(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -283,9 +286,4 @@ def handle(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     print("stopped", flush=True)
-    return 0
-
-
-def _usage(message: str) -> int:
-    print(f"nexus: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return EXIT_OK

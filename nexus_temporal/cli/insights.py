@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from typing import Any
 
-from nexus_temporal.client import add_connection_flags
-
-EXIT_USAGE = 2
+from nexus_temporal.cli._common import connect, connection_flags, fetch_histories
+from nexus_temporal.cli._errors import EXIT_OK, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -60,12 +58,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mermaid", metavar="FILE", help="write the edges as a Mermaid flowchart")
     p.add_argument("--png", metavar="FILE", help="write the edges as a PNG graph")
     p.add_argument("--json", action="store_true", help="print the edges as JSON")
-    add_connection_flags(p)
+    connection_flags(p, task_queue=False)
     p.set_defaults(handler=handle)
-
-
-class _Usage(Exception):
-    pass
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -75,13 +69,13 @@ def handle(args: argparse.Namespace) -> int:
     try:
         window = parse_duration(args.window)
     except (ValueError, TypeError) as exc:
-        return _usage(f"--window {args.window!r}: {exc}")
+        raise _usage(f"--window {args.window!r}: {exc}") from None
     if args.min_support < 1 or args.top < 1 or not 0 < args.alpha <= 1:
-        return _usage("--min-support and --top must be >= 1, --alpha in (0, 1]")
+        raise _usage("--min-support and --top must be >= 1, --alpha in (0, 1]")
     try:
         observations, executions = _observations(args)
-    except (_Usage, HistoryFileError) as exc:
-        return _usage(str(exc))
+    except (UsageError, HistoryFileError) as exc:
+        raise _usage(str(exc)) from None
     from nexus_temporal.resilience.insights import correlate, to_mermaid
 
     edges = correlate(
@@ -112,7 +106,7 @@ def handle(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
-        return 0
+        return EXIT_OK
     print(
         f"{executions} executions, {len(observations)} calls, "
         f"{sum(o.failed for o in observations)} failed ({len(nodes_failed)} "
@@ -126,7 +120,7 @@ def handle(args: argparse.Namespace) -> int:
             f"({e.n_ab}/{e.exposed}) vs P(B) {e.p_b:.2f} ({e.n_b}/{e.total}); "
             f"n_a {e.n_a}, p {e.p_value:.2g}"
         )
-    return 0
+    return EXIT_OK
 
 
 def _observations(args: argparse.Namespace) -> tuple[list[Any], int]:
@@ -142,7 +136,7 @@ def _observations(args: argparse.Namespace) -> tuple[list[Any], int]:
         scenario, _, policy = args.simulate.partition("/")
         policy = policy or "static"
         if scenario not in SCENARIOS or policy not in POLICIES:
-            raise _Usage(
+            raise UsageError(
                 f"--simulate {args.simulate}: scenarios {', '.join(SCENARIOS)}; "
                 f"policies {', '.join(POLICIES)}"
             )
@@ -156,7 +150,7 @@ def _observations(args: argparse.Namespace) -> tuple[list[Any], int]:
 
         files = history_files(args.history)
         if not files:
-            raise _Usage(f"no history files (*.json) in {', '.join(args.history)}")
+            raise UsageError(f"no history files (*.json) in {', '.join(args.history)}")
         histories = [load_history(f) for f in files]
     else:
         histories = asyncio.run(_fetch(args))
@@ -165,16 +159,10 @@ def _observations(args: argparse.Namespace) -> tuple[list[Any], int]:
 
 
 async def _fetch(args: argparse.Namespace) -> list[Any]:
-    from nexus_temporal.replay_cli import _connect, fetch_histories
-    from nexus_temporal.replay_cli import _Usage as ReplayUsage
-
-    client = await _connect(args)
-    try:
-        return await fetch_histories(client, args.workflow_id or (), args.query)
-    except ReplayUsage as exc:
-        raise _Usage(str(exc)) from None
+    client = await connect(args, codec_keys_first=False)
+    return await fetch_histories(client, args.workflow_id or (), args.query)
 
 
-def _usage(message: str) -> int:
-    print(f"nexus: error: insights: {message}", file=sys.stderr)
-    return EXIT_USAGE
+def _usage(message: str) -> UsageError:
+    """A usage error of this verb: ``nexus: error: insights: MESSAGE``."""
+    return UsageError(f"insights: {message}")

@@ -11,8 +11,7 @@ import json
 import sys
 from typing import Any
 
-EXIT_VIOLATIONS = 1
-EXIT_USAGE = 2
+from nexus_temporal.cli._errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers: Any) -> None:
@@ -41,11 +40,7 @@ def handle(args: argparse.Namespace) -> int:
     from nexus_temporal.registry import Registry, definition_files
     from policies.engine import Violation, check_plan, load_policies
 
-    try:
-        policies = load_policies(args.policies or ["default"])
-    except DefinitionError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_USAGE
+    policies = load_policies(args.policies or ["default"])  # DefinitionError: exit 2
     files = definition_files(args.files)
     compiled, issues = compile_many(files)
     if not files:
@@ -87,7 +82,7 @@ def handle(args: argparse.Namespace) -> int:
         )
     if issues:
         return EXIT_USAGE
-    return EXIT_VIOLATIONS if errors else 0
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def _json(v: Any) -> dict[str, Any]:

@@ -1,40 +1,11 @@
-"""``nexus migrate stepfunctions FILE|DIR [-o OUT] [--strict]``: ASL → NEXUS YAML + a report.
-
-Exit codes: 0 converted; 1 ``--strict`` and something was approximated or is unsupported;
-2 a usage error or invalid ASL (located ``file:line:col`` errors).
-"""
+"""Which ASL files to convert, and the definition name each becomes (``nexus migrate
+stepfunctions``; the command line itself is :mod:`nexus_temporal.cli.migrate`)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
-from typing import Any
 
-EXIT_STRICT = 1
-EXIT_USAGE = 2
 SUFFIXES = (".json", ".yaml", ".yml")
-
-
-def register(subparsers: Any) -> None:
-    """Add ``migrate`` (with its ``stepfunctions`` source) to the ``nexus`` command line."""
-    p = subparsers.add_parser("migrate", help="convert workflows from other engines to NEXUS")
-    sub = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    s = sub.add_parser(
-        "stepfunctions", help="AWS Step Functions (Amazon States Language, JSON or YAML)"
-    )
-    s.add_argument("path", metavar="FILE|DIR", help="an ASL file, or a directory of them")
-    s.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT",
-        help="directory for <name>.yaml and <name>.report.md (default for a single file: "
-        "YAML on stdout, report on stderr)",
-    )
-    s.add_argument("--strict", action="store_true", help="exit 1 on any approximation")
-    s.add_argument("--name", help="definition name (single file; default: from the file name)")
-    s.add_argument("--version", default="1", dest="def_version", help="definition version [1]")
-    p.set_defaults(handler=handle)
 
 
 def definition_name(path: Path) -> str:
@@ -55,83 +26,3 @@ def asl_files(root: Path) -> list[Path]:
     return sorted(
         p for p in root.rglob("*") if p.suffix in SUFFIXES and p.exists() and not p.is_dir()
     )
-
-
-def handle(args: argparse.Namespace) -> int:
-    from nexus_temporal.dsl.compiler import compile_text
-    from nexus_temporal.dsl.errors import DefinitionError
-    from nexus_temporal.stepfunctions import AslError, convert_asl
-    from nexus_temporal.stepfunctions.load import read_file
-    from nexus_temporal.stepfunctions.report import render_markdown, summary_line
-
-    root = Path(args.path)
-    if not root.exists():
-        print(f"nexus migrate: error: {root}: no such file or directory", file=sys.stderr)
-        return EXIT_USAGE
-    files = asl_files(root)
-    if not files:
-        print(f"nexus migrate: error: no ASL files (*.json, *.yaml) in {root}", file=sys.stderr)
-        return EXIT_USAGE
-    if root.is_dir() and not args.output:
-        print("nexus migrate: error: converting a directory needs -o OUT", file=sys.stderr)
-        return EXIT_USAGE
-    if args.name and len(files) > 1:
-        print("nexus migrate: error: --name applies to a single file", file=sys.stderr)
-        return EXIT_USAGE
-    out_dir = Path(args.output) if args.output else None
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            print(f"nexus migrate: error: {out_dir} is not a directory", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            print(f"nexus migrate: error: cannot create {out_dir}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    invalid = inexact = 0
-    for path in files:
-        stem = definition_name(path)
-        try:
-            text = read_file(path)  # a regular file within the size bound, never a FIFO
-            result = convert_asl(
-                text, name=args.name or stem, version=args.def_version, source=str(path)
-            )
-        except AslError as exc:
-            print(exc.render(), file=sys.stderr)
-            invalid += 1
-            continue
-        try:
-            compile_text(result.yaml_text, f"{stem}.yaml")
-        except DefinitionError as exc:  # a converter bug: say so, keep the output for a report
-            print(
-                f"{path}: error: the generated YAML does not validate (please report):\n"
-                f"{exc.render()}",
-                file=sys.stderr,
-            )
-            invalid += 1
-        report = render_markdown(str(path), result.report, result.functions)
-        if out_dir is not None:
-            (out_dir / f"{stem}.yaml").write_text(result.yaml_text, encoding="utf-8")
-            (out_dir / f"{stem}.report.md").write_text(report, encoding="utf-8")
-        else:
-            sys.stdout.write(result.yaml_text)
-            for item in result.report:
-                if item.kind != "converted":
-                    print(
-                        f"{path}: {item.kind}: {item.state or '(machine)'}: {item.message}",
-                        file=sys.stderr,
-                    )
-        line = summary_line(str(path), result.report)
-        if result.functions:
-            line += f"; functions to supply: {', '.join(result.functions)}"
-        print(line, file=sys.stderr if out_dir is None else sys.stdout)
-        if any(i.kind != "converted" for i in result.report):
-            inexact += 1
-    if invalid:
-        return EXIT_USAGE
-    if args.strict and inexact:
-        print(
-            f"--strict: {inexact} file(s) with approximated or unsupported parts", file=sys.stderr
-        )
-        return EXIT_STRICT
-    return 0

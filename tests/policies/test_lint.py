@@ -29,7 +29,7 @@ def lint_cmd(*args: str) -> list[str]:
         build_parser().parse_args(["lint", "x"])
         return nexus_cmd("lint", *args)
     except SystemExit:
-        return [sys.executable, "-m", "nexus_temporal.lint_cli", "lint", *args]
+        return [sys.executable, "-m", "nexus_temporal.cli", "lint", *args]
 
 
 def write(tmp_path: Path, text: str, name: str = "workflow.yaml") -> Path:

@@ -9,8 +9,8 @@ import pytest
 
 from nexus_temporal.dsl.compiler import compile_text
 from nexus_temporal.stepfunctions import convert_asl
-from nexus_temporal.stepfunctions.cli import definition_name
 from nexus_temporal.stepfunctions.report import KINDS
+from nexus_temporal.stepfunctions.sources import definition_name
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(p for p in CORPUS.iterdir() if p.suffix == ".json")

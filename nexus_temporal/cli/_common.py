@@ -1,0 +1,68 @@
+"""What several verbs share: the connection flags, connecting, fetching histories."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from nexus_temporal.cli._errors import UsageError
+from nexus_temporal.client import DEFAULT_TASK_QUEUE, add_connection_flags, settings_from_args
+
+if TYPE_CHECKING:
+    from temporalio.client import Client, WorkflowHistory
+
+
+def connection_flags(p: argparse.ArgumentParser, *, task_queue: bool = True) -> None:
+    """The Temporal connection flags, and ``--task-queue`` unless ``task_queue`` is false."""
+    add_connection_flags(p)
+    if task_queue:
+        p.add_argument("--task-queue", "-q", default=DEFAULT_TASK_QUEUE, help="[nexus]")
+
+
+async def connect(args: argparse.Namespace, *, codec_keys_first: bool = True) -> Client:
+    """A client from the connection flags; ConnectionError (exit 1) if the server cannot be
+    reached. With ``codec_keys_first`` unusable codec keys are a UsageError (exit 2) raised
+    before connecting; without it (the read-only verbs) they fail the connection."""
+    from nexus_temporal.client import connect as connect_client
+
+    settings = settings_from_args(args).resolved()
+    converter = None
+    if codec_keys_first:
+        from nexus_temporal.codec import CodecConfigError
+
+        try:
+            converter = settings.data_converter()  # payload encryption keys, if configured
+        except CodecConfigError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        return await connect_client(settings, data_converter=converter)
+    except Exception as exc:
+        raise ConnectionError(
+            f"cannot connect to Temporal at {settings.address} "
+            f"(namespace {settings.namespace}): {exc}"
+        ) from None
+
+
+async def fetch_histories(
+    client: Client, workflow_ids: Sequence[str] = (), query: str | None = None
+) -> list[WorkflowHistory]:
+    """The latest run of each workflow id, or every execution ``query`` matches; a UsageError
+    for an unknown workflow id or an invalid query."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    histories = []
+    try:
+        if query is not None:
+            async for execution in client.list_workflows(query):
+                handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+                histories.append(await handle.fetch_history())
+        for workflow_id in workflow_ids:
+            histories.append(await client.get_workflow_handle(workflow_id).fetch_history())
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise UsageError(f"not found: {exc.message}") from None
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise UsageError(f"invalid query: {exc.message}") from None
+        raise
+    return histories

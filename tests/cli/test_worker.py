@@ -1,0 +1,54 @@
+"""``nexus worker`` (more in tests/e2e/test_cli.py and tests/security/test_listeners.py)."""
+
+from __future__ import annotations
+
+from tests.cli.helpers import (
+    assert_argparse_error,
+    assert_lists,
+    assert_usage_error,
+    help_text,
+    nexus,
+)
+
+WORKER_FLAGS = (
+    "DIR_OR_FILE",
+    "--import MODULE",
+    "--task-queue",
+    "--policy FILE",
+    "--allow-policy-violations",
+    "--providers FILE",
+    "--address",
+    "--namespace",
+    "--codec-keys",
+    "--otel-exporter",
+    "--metrics-port",
+    "--health-port",
+)
+
+
+def test_help_lists_the_flags() -> None:
+    text = help_text("worker")
+    assert_lists(text, *WORKER_FLAGS)
+    assert "--ui-port" not in text and "--db" not in text
+
+
+def test_an_invalid_definition_stops_it_before_connecting() -> None:
+    result = nexus("worker", "tests/broken/choice_with_next.yaml", "--address", "127.0.0.1:1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("tests/broken/choice_with_next.yaml:8:5: error: ")
+
+
+def test_bad_flags_are_usage_errors() -> None:
+    assert_argparse_error(
+        nexus("worker", "examples/approval", "--otel-exporter", "bogus"),
+        "nexus worker",
+        "invalid choice: 'bogus'",
+    )
+    assert_argparse_error(nexus("worker"), "nexus worker", "required: DIR_OR_FILE")
+
+
+def test_an_unreadable_policy_file_is_one_located_line() -> None:
+    result = nexus(
+        "worker", "examples/approval", "--policy", "no/such.yaml", "--address", "127.0.0.1:1"
+    )
+    assert_usage_error(result, "no/such.yaml: error: cannot read file")
