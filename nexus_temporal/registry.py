@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from nexus_temporal.dsl.compiler import compile_file
 from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.plan import Plan
+from nexus_temporal.errors import NexusTemporalError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -25,16 +25,7 @@ def version_key(version: str) -> tuple[tuple[int, object], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """What a start resolved to; recorded in history so replays use the same plan."""
-
-    name: str
-    version: str
-    hash: str
-
-
-class UnknownDefinition(LookupError):
+class UnknownDefinition(NexusTemporalError, LookupError):
     pass
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location, did_you_mean
+from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location, did_you_mean
 from nexus_temporal.dsl.expressions import ExpressionError, compile_expression, evaluate
 from nexus_temporal.dsl.loader import Document, load_yaml_file
 from nexus_temporal.dsl.plan import Plan
@@ -95,7 +95,7 @@ class Violation:
             message,
             state=self.state,
             hint=f"policy {self.policy}: fix the definition, or allow policy violations",
-            code="policy",
+            code=Code.POLICY,
         )
 
 
@@ -131,7 +131,7 @@ def load_policy(path: str | Path) -> Policy:
         where: tuple[Any, ...], message: str, hint: str | None = None, key: bool = False
     ) -> None:
         issues.append(
-            DefinitionIssue(doc.location(where, key=key), message, hint=hint, code="policy")
+            DefinitionIssue(doc.location(where, key=key), message, hint=hint, code=Code.POLICY)
         )
 
     data = doc.data
@@ -398,7 +398,7 @@ def check_plan(
                                 f"rule '{rule.id}' cannot be evaluated for '{what}' "
                                 f"({subject.location}): {exc.message}",
                                 hint="guard the expression, e.g. 'field != null and ...'",
-                                code="policy",
+                                code=Code.POLICY,
                             )
                         ]
                     ) from None

@@ -20,7 +20,7 @@ from activities.items import ItemAccess, item_activities
 from activities.python import as_activity, registered_functions, resolve
 from interpreters.states.task import provider_options
 from interpreters.workflow import NexusWorkflow, bind, make_resolve_activity
-from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.schema import MapState, TaskState, WorkflowState
 from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
@@ -74,7 +74,7 @@ def _express_unserved(registry: Registry, served: Collection[str]) -> list[Defin
                             f"express action '{target.activity_type}' is not registered on "
                             "this worker (local activities run in the worker itself)",
                             state=state.name,
-                            code="express-unserved",
+                            code=Code.EXPRESS_UNSERVED,
                         )
                     )
     return issues
@@ -94,7 +94,7 @@ def _missing_children(registry: Registry) -> list[DefinitionIssue]:
                             Location(plan.source),
                             str(exc),
                             state=state.name,
-                            code="unknown-workflow",
+                            code=Code.UNKNOWN_WORKFLOW,
                         )
                     )
     return issues
@@ -141,7 +141,7 @@ def check_targets(
                             Location(plan.source),
                             f"function '{target.function}': {problem}",
                             state=state,
-                            code="provider-not-configured",
+                            code=Code.PROVIDER_NOT_CONFIGURED,
                         )
                     )
             elif invoker is not None and isinstance(
@@ -154,7 +154,7 @@ def check_targets(
                             Location(plan.source),
                             f"function '{target.function}': {problem}",
                             state=state,
-                            code="secret-not-allowed",
+                            code=Code.SECRET_NOT_ALLOWED,
                         )
                     )
             elif target.uri.startswith("python:"):
@@ -166,7 +166,7 @@ def check_targets(
                             Location(plan.source),
                             f"function '{target.function}': {exc}",
                             state=state,
-                            code="function-not-found",
+                            code=Code.FUNCTION_NOT_FOUND,
                         )
                     )
             elif target.activity_type and target.activity_type not in functions:

@@ -9,6 +9,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from nexus_temporal.errors import NexusTemporalError
+
 
 class Code:
     """Every :attr:`DefinitionIssue.code`: stable, machine-readable, documented in docs/dsl.md
@@ -120,7 +122,7 @@ class DefinitionIssue:
         }
 
 
-class DefinitionError(Exception):
+class DefinitionError(NexusTemporalError):
     """A definition failed to load or compile; carries every issue found."""
 
     def __init__(self, issues: Sequence[DefinitionIssue]) -> None:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from activities.python import idempotency_key
+from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.resilience.scenarios import Scenario, Workload
 
 
-class ChargeError(Exception):
+class ChargeError(NexusTemporalError):
     """A 5xx from the payment provider (retryable)."""
 
 

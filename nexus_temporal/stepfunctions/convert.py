@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from nexus_temporal.dsl.errors import DefinitionIssue, did_you_mean
+from nexus_temporal.dsl.errors import Code, DefinitionIssue, did_you_mean
 from nexus_temporal.stepfunctions.context import END, START, MachineContext, StateContext
 from nexus_temporal.stepfunctions.jsonata_mode import REWRITTEN
 from nexus_temporal.stepfunctions.load import AslDocument, AslError, load_data, load_text
@@ -122,7 +122,7 @@ class Converter(MachineContext):
         message: str,
         state: str | None = None,
         hint: str | None = None,
-        code: str = "asl",
+        code: str = Code.ASL,
     ) -> None:
         issues.append(DefinitionIssue(self.doc.location(path), message, state, hint, code))
 
@@ -138,13 +138,13 @@ class Converter(MachineContext):
                 issues,
                 path + ("States",),
                 "'States' must be a non-empty object",
-                code="missing-field",
+                code=Code.MISSING_FIELD,
             )
             return
         start = scope.get("StartAt")
         if not isinstance(start, str):
             self._issue(
-                issues, path + ("StartAt",), "'StartAt' must name a state", code="missing-field"
+                issues, path + ("StartAt",), "'StartAt' must name a state", code=Code.MISSING_FIELD
             )
         elif start not in states:
             self._issue(
@@ -152,7 +152,7 @@ class Converter(MachineContext):
                 path + ("StartAt",),
                 f"'StartAt' names unknown state '{start}'",
                 hint=did_you_mean(start, states),
-                code="unknown-state",
+                code=Code.UNKNOWN_STATE,
             )
         for name, state in states.items():
             here = path + ("States", name)
@@ -195,7 +195,7 @@ class Converter(MachineContext):
                     here,
                     f"a {kind} state needs 'Next' or 'End': true",
                     name,
-                    code="missing-field",
+                    code=Code.MISSING_FIELD,
                 )
             if kind == "Choice":
                 rules = state.get("Choices")
@@ -205,7 +205,7 @@ class Converter(MachineContext):
                         here + ("Choices",),
                         "'Choices' must be a non-empty list",
                         name,
-                        code="missing-field",
+                        code=Code.MISSING_FIELD,
                     )
                 else:
                     for i, rule in enumerate(rules):
@@ -228,7 +228,7 @@ class Converter(MachineContext):
                         here + ("Branches",),
                         "'Branches' must be a non-empty list",
                         name,
-                        code="missing-field",
+                        code=Code.MISSING_FIELD,
                     )
                 else:
                     for i, branch in enumerate(branches):
@@ -241,7 +241,7 @@ class Converter(MachineContext):
                         here,
                         "a Map state needs 'ItemProcessor'",
                         name,
-                        code="missing-field",
+                        code=Code.MISSING_FIELD,
                     )
                 else:
                     self._validate_scope(state[key], here + (key,), issues)
@@ -345,7 +345,7 @@ class Converter(MachineContext):
                 out.extend(convert_state(ctx))
             except PathError as exc:
                 raise self.doc.error(
-                    path + ("States", asl_name), str(exc), state=asl_name, code="asl-expression"
+                    path + ("States", asl_name), str(exc), state=asl_name, code=Code.ASL_EXPRESSION
                 ) from None
         return out
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.files import FileProblem, read_text_file
 from nexus_temporal.dsl.loader import MAX_BYTES, MAX_INT_DIGITS
 from nexus_temporal.errors import NexusTemporalError
@@ -54,7 +54,7 @@ class AslDocument:
         *,
         state: str | None = None,
         hint: str | None = None,
-        code: str = "asl",
+        code: str = Code.ASL,
     ) -> AslError:
         return AslError([DefinitionIssue(self.location(path), message, state, hint, code)])
 
@@ -76,7 +76,7 @@ def load_text(text: str, file: str = "<asl>") -> AslDocument:
             raise AslError(exc.issues) from None
         doc = AslDocument(file, ydoc.data, dict(ydoc.values))
     if not isinstance(doc.data, dict):
-        raise doc.error((), "an ASL definition must be a JSON/YAML object", code="shape")
+        raise doc.error((), "an ASL definition must be a JSON/YAML object", code=Code.SHAPE)
     return doc
 
 
@@ -91,7 +91,7 @@ def read_file(path: str | Path) -> str:
         return read_text_file(path, MAX_BYTES)
     except FileProblem as exc:
         loc = Location(str(path), exc.line, exc.column)
-        raise AslError([DefinitionIssue(loc, exc.message, hint=exc.hint, code="io")]) from None
+        raise AslError([DefinitionIssue(loc, exc.message, hint=exc.hint, code=Code.IO)]) from None
 
 
 def load_file(path: str | Path) -> AslDocument:
@@ -136,10 +136,10 @@ def _load_json(text: str, file: str) -> AslDocument:
         data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         loc = Location(file, exc.lineno, exc.colno)
-        raise AslError([DefinitionIssue(loc, f"invalid JSON: {exc.msg}", code="json")]) from None
+        raise AslError([DefinitionIssue(loc, f"invalid JSON: {exc.msg}", code=Code.JSON)]) from None
     except RecursionError:
         raise AslError(
-            [DefinitionIssue(Location(file, 1, 1), "JSON nested too deeply", code="json")]
+            [DefinitionIssue(Location(file, 1, 1), "JSON nested too deeply", code=Code.JSON)]
         ) from None
     doc = AslDocument(file, data)
     scanner = _JsonPositions(text, doc.positions)
@@ -147,19 +147,19 @@ def _load_json(text: str, file: str) -> AslDocument:
         scanner.scan()
     except RecursionError:
         raise AslError(
-            [DefinitionIssue(Location(file, 1, 1), "JSON nested too deeply", code="json")]
+            [DefinitionIssue(Location(file, 1, 1), "JSON nested too deeply", code=Code.JSON)]
         ) from None
     issues = [
         DefinitionIssue(
             Location(file, line, col),
             f"duplicate key '{key}'",
             hint="remove one of the two entries: JSON readers disagree on which one counts",
-            code="json",
+            code=Code.JSON,
         )
         for key, (line, col) in scanner.duplicates
     ]
     issues += [
-        DefinitionIssue(doc.location(path), bad.message, hint=_NUMBER_HINT, code="json")
+        DefinitionIssue(doc.location(path), bad.message, hint=_NUMBER_HINT, code=Code.JSON)
         for path, bad in _bad_numbers(data)
     ]
     if issues:
@@ -190,7 +190,11 @@ def load_data(data: dict[str, Any], file: str = "<asl>") -> AslDocument:
     """Wrap already-parsed ASL (no positions: errors name the file only)."""
     if not isinstance(data, dict):
         raise AslError(
-            [DefinitionIssue(Location(file), "an ASL definition must be an object", code="shape")]
+            [
+                DefinitionIssue(
+                    Location(file), "an ASL definition must be an object", code=Code.SHAPE
+                )
+            ]
         )
     return AslDocument(file, data)
 
