@@ -15,9 +15,10 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from interpreters.workflow import STATE_QUERY
+from nexus_temporal.errors import NexusTemporalError
 
 
-class UsageError(ValueError):
+class UsageError(NexusTemporalError, ValueError):
     """A user mistake on the command line: reported in one line, exit code 2."""
 
 

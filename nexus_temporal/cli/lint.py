@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from nexus_temporal.dsl.compiler import compile_many
-    from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+    from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
     from nexus_temporal.registry import Registry, definition_files
     from policies.engine import Violation, check_plan, load_policies
 
@@ -46,7 +46,9 @@ def handle(args: argparse.Namespace) -> int:
     if not files:
         where = ", ".join(args.files)
         issues.append(
-            DefinitionIssue(Location(where), "no definition files (*.yaml, *.yml) found", code="io")
+            DefinitionIssue(
+                Location(where), "no definition files (*.yaml, *.yml) found", code=Code.IO
+            )
         )
     registry = Registry()
     violations: list[Violation] = []

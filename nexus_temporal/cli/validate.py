@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from nexus_temporal.dsl.compiler import compile_many
-    from nexus_temporal.dsl.errors import DefinitionError, DefinitionIssue, Location
+    from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
     from nexus_temporal.registry import Registry, definition_files
 
     files = definition_files(args.files)
@@ -30,7 +30,9 @@ def handle(args: argparse.Namespace) -> int:
     if not files:
         where = ", ".join(args.files)
         issues.append(
-            DefinitionIssue(Location(where), "no definition files (*.yaml, *.yml) found", code="io")
+            DefinitionIssue(
+                Location(where), "no definition files (*.yaml, *.yml) found", code=Code.IO
+            )
         )
     registry = Registry()  # the same name@version twice with different content is an error
     plans = []
