@@ -16,6 +16,7 @@ whose token endpoint is the GCP emulator.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import tempfile
@@ -154,3 +155,20 @@ def all_example_emulators(root: Path) -> Iterator[RunningEmulators | None]:
         return
     with start_emulators(spec, root) as running:
         yield running
+
+
+def providers_mapping(providers: ProvidersConfig) -> dict[str, Any]:
+    """``providers`` as a providers file mapping (unconfigured providers left out; unset
+    settings written as null, so a default such as ``key_env`` stays switched off)."""
+    out: dict[str, Any] = {}
+    for name in ("aws", "azure", "gcp"):
+        section = getattr(providers, name)
+        if section is not None:
+            data = dataclasses.asdict(section)
+            if "apps" in data:
+                data["apps"] = {
+                    app: {k: v for k, v in conf.items() if v is not None}
+                    for app, conf in data["apps"].items()
+                }
+            out[name] = data
+    return out

@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 from activities.config import ProvidersConfig
-from activities.emulators.cli import providers_mapping
 from activities.emulators.faults import Faults, FaultState
-from activities.emulators.harness import example_emulators
+from activities.emulators.harness import example_emulators, providers_mapping
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "multi_cloud"
 
