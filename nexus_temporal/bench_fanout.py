@@ -19,9 +19,10 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.items import READ_ITEMS, ItemAccess, ReadItems, SourceRef, item_activities
+from activities.items import ItemAccess, item_activities
 from nexus_temporal.bench import private_server
 from nexus_temporal.dsl.compiler import compile_text
+from nexus_temporal.protocol import READ_ITEMS, ReadItems, SourceRef
 from nexus_temporal.registry import Registry
 from workers.config import WorkerConfig
 from workers.main import build_worker

@@ -22,8 +22,8 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 
-from interpreters.workflow import SEARCH_ATTRIBUTES
 from nexus_temporal.errors import NexusTemporalError
+from nexus_temporal.protocol import SEARCH_ATTRIBUTES
 
 
 class DevServerError(NexusTemporalError, RuntimeError):

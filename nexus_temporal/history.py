@@ -22,10 +22,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from activities.invoke import INVOKE_ACTIVITY
-from interpreters.states.map import SHARD_TYPE
-from interpreters.workflow import CONTINUE_KEY, RESOLVE_ACTIVITY
 from nexus_temporal.errors import NexusTemporalError
+from nexus_temporal.protocol import CONTINUE_KEY, INVOKE_ACTIVITY, RESOLVE_ACTIVITY, SHARD_TYPE
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 

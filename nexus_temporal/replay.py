@@ -35,9 +35,8 @@ from temporalio.worker import (
     WorkflowOutboundInterceptor,
 )
 
-from activities.invoke import INVOKE_ACTIVITY, InvokeRequest
 from interpreters.context import RunContext
-from interpreters.workflow import RESOLVE_ACTIVITY, NexusWorkflow, bind, unbind
+from interpreters.workflow import NexusWorkflow, bind, unbind
 from nexus_temporal.dsl.plan import Plan
 from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.history import (
@@ -49,6 +48,7 @@ from nexus_temporal.history import (
     state_at,
 )
 from nexus_temporal.history import load_history as load_history
+from nexus_temporal.protocol import INVOKE_ACTIVITY, RESOLVE_ACTIVITY, InvokeRequest
 from nexus_temporal.registry import Registry, UnknownDefinition
 
 REPLAY_NAMESPACE = "ReplayNamespace"

@@ -14,8 +14,8 @@ from typing import Any
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from interpreters.workflow import STATE_QUERY
 from nexus_temporal.errors import NexusTemporalError
+from nexus_temporal.protocol import STATE_QUERY
 
 
 class UsageError(NexusTemporalError, ValueError):
