@@ -21,6 +21,7 @@ from activities.python import as_activity, registered_functions, resolve
 from interpreters.states.task import provider_options
 from interpreters.workflow import NexusWorkflow, bind, make_resolve_activity
 from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.plan import Target
 from nexus_temporal.dsl.schema import MapState, TaskState, WorkflowState
 from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
@@ -121,11 +122,29 @@ def activity_name(fn: Callable[..., Any]) -> str:
     return str(defn.name) if defn is not None else fn.__name__
 
 
+def _target_problem(target: Target, invoker: Invoker | None) -> tuple[str, str] | None:
+    """Why this worker cannot call ``target``, and the issue code; None: it can."""
+    scheme = target.uri.split(":", 1)[0]
+    if invoker is not None and scheme in CLOUD_SCHEMES:
+        problem = invoker.problem(target.uri, provider_options(target.spec))
+        return (problem, Code.PROVIDER_NOT_CONFIGURED) if problem else None
+    if invoker is not None and isinstance(http := invoker.provider(scheme), HttpProvider):
+        problem = http.headers_problem(target.uri, target.spec.headers)
+        return (problem, Code.SECRET_NOT_ALLOWED) if problem else None
+    if scheme == "python":
+        try:
+            resolve(target.uri)
+        except LookupError as exc:
+            return str(exc), Code.FUNCTION_NOT_FOUND
+    return None
+
+
 def check_targets(
     registry: Registry, functions: Collection[str], invoker: Invoker | None = None
 ) -> list[str]:
-    """Raise for ``python:`` targets that do not import and for cloud targets whose provider
-    is not configured on this worker; return warnings for activity types this worker does not
+    """Raise for ``python:`` targets that do not import, cloud targets whose provider is not
+    configured on this worker and headers that read variables the operator did not allow;
+    return warnings for activity types this worker does not
     serve itself."""
     issues: list[DefinitionIssue] = _missing_children(registry)
     issues += _express_unserved(registry, functions)
@@ -133,42 +152,17 @@ def check_targets(
     for plan in registry.plans:
         for state, action in plan.actions():
             target = plan.target(action)
-            if invoker is not None and target.uri.split(":", 1)[0] in CLOUD_SCHEMES:
-                problem = invoker.problem(target.uri, provider_options(target.spec))
-                if problem:
-                    issues.append(
-                        DefinitionIssue(
-                            Location(plan.source),
-                            f"function '{target.function}': {problem}",
-                            state=state,
-                            code=Code.PROVIDER_NOT_CONFIGURED,
-                        )
+            found = _target_problem(target, invoker)
+            if found is not None:
+                problem, code = found
+                issues.append(
+                    DefinitionIssue(
+                        Location(plan.source),
+                        f"function '{target.function}': {problem}",
+                        state=state,
+                        code=code,
                     )
-            elif invoker is not None and isinstance(
-                http := invoker.provider(target.uri.split(":", 1)[0]), HttpProvider
-            ):
-                problem = http.headers_problem(target.uri, target.spec.headers)
-                if problem:
-                    issues.append(
-                        DefinitionIssue(
-                            Location(plan.source),
-                            f"function '{target.function}': {problem}",
-                            state=state,
-                            code=Code.SECRET_NOT_ALLOWED,
-                        )
-                    )
-            elif target.uri.startswith("python:"):
-                try:
-                    resolve(target.uri)
-                except LookupError as exc:
-                    issues.append(
-                        DefinitionIssue(
-                            Location(plan.source),
-                            f"function '{target.function}': {exc}",
-                            state=state,
-                            code=Code.FUNCTION_NOT_FOUND,
-                        )
-                    )
+                )
             elif target.activity_type and target.activity_type not in functions:
                 warnings.append(
                     f"{plan.name}: state '{state}': activity type "

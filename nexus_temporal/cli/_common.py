@@ -12,6 +12,9 @@ from nexus_temporal.client import DEFAULT_TASK_QUEUE, add_connection_flags, sett
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
 
+    from nexus_temporal.dsl.errors import DefinitionIssue
+    from nexus_temporal.dsl.plan import Plan
+
 
 def connection_flags(p: argparse.ArgumentParser, *, task_queue: bool = True) -> None:
     """The Temporal connection flags, and ``--task-queue`` unless ``task_queue`` is false."""
@@ -66,3 +69,34 @@ async def fetch_histories(
             raise UsageError(f"invalid query: {exc.message}") from None
         raise
     return histories
+
+
+def compile_paths(paths: Sequence[str]) -> tuple[list[Plan], list[DefinitionIssue]]:
+    """Compile every definition under ``paths`` (files or directories) into one registry.
+
+    Returns the plans that compiled and were added, and every issue: of each file, "no
+    definition files" when there are none, and a ``name@version`` defined twice with
+    different content.
+    """
+    from nexus_temporal.dsl.compiler import compile_many
+    from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
+    from nexus_temporal.registry import Registry, definition_files
+
+    files = definition_files(paths)
+    compiled, issues = compile_many(files)
+    if not files:
+        where = ", ".join(map(str, paths))
+        issues.append(
+            DefinitionIssue(
+                Location(where), "no definition files (*.yaml, *.yml) found", code=Code.IO
+            )
+        )
+    registry = Registry()
+    plans = []
+    for plan in compiled:
+        try:
+            registry.add(plan)
+            plans.append(plan)
+        except DefinitionError as exc:
+            issues.extend(exc.issues)
+    return plans, issues

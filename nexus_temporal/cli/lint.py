@@ -35,28 +35,17 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from nexus_temporal.dsl.compiler import compile_many
-    from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
-    from nexus_temporal.registry import Registry, definition_files
+    from nexus_temporal.cli._common import compile_paths
+    from nexus_temporal.dsl.errors import DefinitionError
     from policies.engine import Violation, check_plan, load_policies
 
     policies = load_policies(args.policies or ["default"])  # DefinitionError: exit 2
-    files = definition_files(args.files)
-    compiled, issues = compile_many(files)
-    if not files:
-        where = ", ".join(args.files)
-        issues.append(
-            DefinitionIssue(
-                Location(where), "no definition files (*.yaml, *.yml) found", code=Code.IO
-            )
-        )
-    registry = Registry()
+    plans, issues = compile_paths(args.files)
     violations: list[Violation] = []
-    for plan in compiled:
+    for plan in plans:
         try:
-            registry.add(plan)
             violations.extend(check_plan(plan, policies))
-        except DefinitionError as exc:
+        except DefinitionError as exc:  # a rule that cannot be evaluated, located at the rule
             issues.extend(exc.issues)
     errors = sum(1 for v in violations if v.is_error)
     if args.json:
@@ -79,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
         rules = sum(len(p.rules) for p in policies)
         print(
             f"{errors} error(s), {len(violations) - errors} warning(s) in "
-            f"{len(compiled)} definition(s), {rules} rule(s)",
+            f"{len(plans)} definition(s), {rules} rule(s)",
             file=sys.stderr,
         )
     if issues:

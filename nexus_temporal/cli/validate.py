@@ -21,27 +21,9 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from nexus_temporal.dsl.compiler import compile_many
-    from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
-    from nexus_temporal.registry import Registry, definition_files
+    from nexus_temporal.cli._common import compile_paths
 
-    files = definition_files(args.files)
-    compiled, issues = compile_many(files)
-    if not files:
-        where = ", ".join(args.files)
-        issues.append(
-            DefinitionIssue(
-                Location(where), "no definition files (*.yaml, *.yml) found", code=Code.IO
-            )
-        )
-    registry = Registry()  # the same name@version twice with different content is an error
-    plans = []
-    for plan in compiled:
-        try:
-            registry.add(plan)
-            plans.append(plan)
-        except DefinitionError as exc:
-            issues.extend(exc.issues)
+    plans, issues = compile_paths(args.files)
     if args.json:
         print(
             json.dumps(
@@ -61,4 +43,4 @@ def handle(args: argparse.Namespace) -> int:
             print(f"{plan.source}: ok ({plan.name}@{plan.version}, {plan.hash[:12]})")
         for issue in issues:
             print(issue.render(), file=sys.stderr)
-    return EXIT_USAGE if issues or not files else EXIT_OK
+    return EXIT_USAGE if issues else EXIT_OK
