@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.config import ProvidersConfig
 from activities.invoke import InvokeRequest, current_idempotency_key
+from nexus_temporal.dsl.errors import did_you_mean
 
 _REGISTERED: dict[str, Callable[..., Any]] = {}
 
@@ -56,7 +57,11 @@ def resolve(uri: str) -> Callable[..., Any]:
         raise LookupError(f"cannot import module '{module_name}': {exc}") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise LookupError(f"module '{module_name}' has no function '{attr}'")
+        callables = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+        hint = did_you_mean(attr, callables)
+        raise LookupError(
+            f"module '{module_name}' has no function '{attr}'" + (f"; {hint}" if hint else "")
+        )
     return fn
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.cli.helpers import (
     assert_argparse_error,
     assert_lists,
@@ -9,6 +11,8 @@ from tests.cli.helpers import (
     help_text,
     nexus,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 WORKER_FLAGS = (
     "DIR_OR_FILE",
@@ -52,3 +56,12 @@ def test_an_unreadable_policy_file_is_one_located_line() -> None:
         "worker", "examples/approval", "--policy", "no/such.yaml", "--address", "127.0.0.1:1"
     )
     assert_usage_error(result, "no/such.yaml: error: cannot read file")
+
+
+def test_a_misspelt_python_function_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    text = (ROOT / "examples/order_saga/workflow.yaml").read_text()
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(text.replace("functions:reserve_stock", "functions:reserve_stok"))
+    result = nexus("worker", str(bad), "--address", "127.0.0.1:1")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "has no function 'reserve_stok'; did you mean 'reserve_stock'?" in result.stderr
