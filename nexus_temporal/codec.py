@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import re
 import secrets
@@ -41,12 +42,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowHistory
 from temporalio.converter import (
     DataConverter,
+    DefaultFailureConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    FailureConverter,
     PayloadCodec,
+    PayloadConverter,
 )
+from temporalio.exceptions import ApplicationError
 
 from nexus_temporal.errors import NexusTemporalError
 
@@ -333,15 +339,71 @@ class EncryptionCodec(PayloadCodec):
         return [self.decrypt(p) for p in payloads]
 
 
+class NexusFailureConverter(DefaultFailureConverter):
+    """The default failure converter, except that an ``ApplicationError`` gets no stack trace.
+
+    An ``ApplicationError`` is a failure raised on purpose: a NEXUS failure of the workflow
+    (its type, message, state and details say everything), or a business error a function or a
+    provider raises (``InsufficientFunds``). Its stack would only show the worker's local paths
+    in the Web UI and ``temporal workflow show``. Any other exception (a ``ValueError`` from a
+    bug in user code) keeps its stack in the failure, where it helps debugging. Stack traces are
+    not part of Temporal's determinism check, so replaying older histories is unaffected.
+    """
+
+    def __init__(self, *, encode_common_attributes: bool = False) -> None:
+        super().__init__(encode_common_attributes=False)
+        self._encode_attributes = encode_common_attributes
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        # Causes are converted through this method too, so each link of the chain is handled.
+        super().to_failure(exception, payload_converter, failure)
+        if isinstance(exception, ApplicationError):
+            failure.stack_trace = ""
+        if self._encode_attributes:  # as DefaultFailureConverter(encode_common_attributes=True)
+            failure.encoded_attributes.CopyFrom(
+                payload_converter.to_payloads(
+                    [{"message": failure.message, "stack_trace": failure.stack_trace}]
+                )[0]
+            )
+            failure.message = "Encoded failure"
+            failure.stack_trace = ""
+
+
+class NexusFailureConverterWithEncodedAttributes(NexusFailureConverter):
+    """:class:`NexusFailureConverter` that moves message and stack trace into an encoded
+    attribute payload (encrypted by the codec), like the SDK's ``...WithEncodedAttributes``."""
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
+
+
+_NEXUS_FAILURES: dict[type[FailureConverter], type[FailureConverter]] = {
+    DefaultFailureConverter: NexusFailureConverter,
+    DefaultFailureConverterWithEncodedAttributes: NexusFailureConverterWithEncodedAttributes,
+}
+
+
+def nexus_failures(converter: DataConverter) -> DataConverter:
+    """``converter`` with :class:`NexusFailureConverter` in place of the SDK's default failure
+    converter (encoded attributes kept); a custom failure converter is left alone. The worker
+    assembly applies it to its client's converter, so every worker shapes failures alike."""
+    replacement = _NEXUS_FAILURES.get(converter.failure_converter_class)
+    if replacement is None:
+        return converter
+    return dataclasses.replace(converter, failure_converter_class=replacement)
+
+
 def data_converter(keys: KeyRing | None) -> DataConverter:
     """The data converter clients and workers share: the default one without keys; with keys,
     payloads encrypted by :class:`EncryptionCodec` and failure messages and stack traces moved
-    into an encrypted payload."""
+    into an encrypted payload. Workers use it through :func:`nexus_failures`."""
     if keys is None:
         return DataConverter.default
     return DataConverter(
         payload_codec=EncryptionCodec(keys),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=NexusFailureConverterWithEncodedAttributes,
     )
 
 

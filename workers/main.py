@@ -20,12 +20,14 @@ from activities.items import ItemAccess, item_activities
 from activities.python import as_activity, registered_functions, resolve
 from interpreters.states.task import provider_options
 from interpreters.workflow import NexusWorkflow, bind, make_resolve_activity
+from nexus_temporal.codec import nexus_failures
 from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
 from nexus_temporal.dsl.plan import Target
 from nexus_temporal.dsl.schema import MapState, TaskState, WorkflowState
 from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
-from workers.interceptors import PayloadGuard
+from workers.interceptors import FailureLog, PayloadGuard
+from workers.logs import install_failure_log_filters
 from workers.resilience import AdaptiveRetryInterceptor, ResilienceSettings
 
 log = logging.getLogger("nexus.worker")
@@ -213,8 +215,17 @@ def build_worker(
     """A ready-to-run worker for ``config`` (definitions are loaded unless given).
 
     The worker uses ``client``'s data converter, so it encrypts and decrypts payloads exactly
-    as the client does (``nexus_temporal.client.connect`` sets it up from the codec keys).
+    as the client does (``nexus_temporal.client.connect`` sets it up from the codec keys),
+    with :class:`~nexus_temporal.codec.NexusFailureConverter` as its failure converter: an
+    ``ApplicationError`` (a NEXUS failure, a business error) carries no stack trace. Failed
+    attempts are logged once each (:mod:`workers.logs`).
     """
+    converter = nexus_failures(client.data_converter)
+    if converter is not client.data_converter:
+        settings = client.config()
+        settings["data_converter"] = converter
+        client = Client(**settings)
+    install_failure_log_filters()
     if registry is None:
         registry = load_registry(config.definitions)
     invoker = Invoker(
@@ -236,6 +247,7 @@ def build_worker(
         activities=activities,
         max_concurrent_activities=config.max_concurrent_activities,
         interceptors=[
+            FailureLog(),
             PayloadGuard(),
             AdaptiveRetryInterceptor(invoker, config.resilience or ResilienceSettings.from_env()),
         ],
