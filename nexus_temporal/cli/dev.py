@@ -1,5 +1,10 @@
 """``nexus dev DIR_OR_FILE...``: an embedded Temporal dev server and a worker (Ctrl-C stops
-both). It takes every ``nexus worker`` flag; exit codes are the worker's."""
+both). It takes every ``nexus worker`` flag; exit codes are the worker's.
+
+It also starts the local cloud emulators (``activities/emulators/``) that the ``example.json``
+beside a definition declares (``emulators``), for each cloud the provider settings do not
+configure, and points the worker at them (one line per emulator); ``--no-emulators`` does not.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,16 @@ def register(subparsers: Any) -> None:
         metavar="URL",
         help="the Web UI decodes payloads with this codec server (nexus codec-server)",
     )
+    p.add_argument(
+        "--no-emulators",
+        action="store_true",
+        help="do not start the emulators an example.json beside a definition declares",
+    )
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    return asyncio.run(serve(args, start_server=_start_server))
+    return asyncio.run(serve(args, start_server=_start_server, emulators=not args.no_emulators))
 
 
 def _start_server(args: argparse.Namespace) -> Server:

@@ -1,5 +1,11 @@
 """``nexus worker DIR_OR_FILE...``: serve definitions on a task queue until Ctrl-C or SIGTERM.
 
+A production worker starts no emulator: a definition calling a cloud provider that is not
+configured here (``--providers``/``NEXUS_PROVIDERS_FILE``) is refused, and so is the whole worker,
+unless ``--skip-unservable`` is given: it then serves the others and names, one line each on
+stderr, every definition it skipped and why. (``nexus dev`` starts the emulators an
+``example.json`` beside a definition declares.)
+
 Exit codes: 0 stopped; 1 the server is unreachable; 2 an invalid definition, a function that
 does not import, a policy violation or a bad flag (before anything connects).
 """
@@ -8,14 +14,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import signal
+import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nexus_temporal.cli._common import connect, connection_flags
-from nexus_temporal.cli._errors import EXIT_OK
+from nexus_temporal.cli._errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from activities.config import ProvidersConfig
+    from nexus_temporal.registry import Registry
+    from workers.config import WorkerConfig
+
+#: The emulator of each cloud scheme (``example.json`` ``emulators`` keys) and its provider.
+EMULATED = {"aws-lambda": "aws", "azure-function": "azure", "gcp-function": "gcp"}
 
 
 class Server(Protocol):
@@ -63,6 +81,12 @@ def add_arguments(p: argparse.ArgumentParser, *, dev: bool) -> None:
         metavar="FILE",
         help="cloud provider settings (docs/providers.md) [NEXUS_PROVIDERS_FILE]",
     )
+    p.add_argument(
+        "--skip-unservable",
+        action="store_true",
+        help="serve the other definitions when one calls a target this worker cannot "
+        "(naming each skipped one); without it the worker refuses to start",
+    )
     from workers.observability import add_flags as add_observability_flags
 
     add_observability_flags(p, dev=dev)
@@ -73,13 +97,27 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def serve(
-    args: argparse.Namespace, start_server: Callable[[argparse.Namespace], Server] | None = None
+    args: argparse.Namespace,
+    start_server: Callable[[argparse.Namespace], Server] | None = None,
+    *,
+    emulators: bool = False,
 ) -> int:
     """Check everything that can be checked offline, then (``start_server``: start a server,
-    which may set ``args.address``) connect and serve until SIGINT or SIGTERM."""
+    which may set ``args.address``) connect and serve until SIGINT or SIGTERM. With
+    ``emulators`` (``nexus dev``), first start the emulators each definition's ``example.json``
+    declares, for the clouds the provider settings do not configure."""
+    with ExitStack() as stack:
+        return await _serve(args, start_server, stack if emulators else None)
+
+
+async def _serve(
+    args: argparse.Namespace,
+    start_server: Callable[[argparse.Namespace], Server] | None,
+    emulators: ExitStack | None,
+) -> int:
     from nexus_temporal.registry import load_registry
     from workers.config import WorkerConfig
-    from workers.main import build_worker, prepare
+    from workers.main import build_worker
 
     registry = load_registry(args.paths)  # invalid definitions stop us before any server
     config = WorkerConfig(
@@ -90,7 +128,14 @@ async def serve(
         policies=args.policies,
         allow_policy_violations=args.allow_policy_violations,
     )
-    prepare(config, registry)  # and so do functions that do not import
+    try:
+        configured = config.provider_settings()
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"provider settings: {exc}") from None
+    if emulators is not None:
+        config.providers = start_declared_emulators(emulators, config.definitions, configured)
+    # and so do functions that do not import, and targets this worker cannot call
+    registry = servable(config, registry, skip=args.skip_unservable)
     from workers.observability import Observability
 
     observability = Observability.from_args(args)  # a bad OTEL_TRACES_EXPORTER stops us too
@@ -125,3 +170,128 @@ async def serve(
         if server is not None:
             server.stop()
     return EXIT_OK
+
+
+def _refusal_codes() -> frozenset[str]:
+    """Start-up refusals that concern one definition: ``--skip-unservable`` skips it for them."""
+    from nexus_temporal.dsl.errors import Code
+
+    return frozenset(
+        {
+            Code.PROVIDER_NOT_CONFIGURED,
+            Code.FUNCTION_NOT_FOUND,
+            Code.SECRET_NOT_ALLOWED,
+            Code.UNKNOWN_WORKFLOW,
+            Code.EXPRESS_UNSERVED,
+        }
+    )
+
+
+def servable(config: WorkerConfig, registry: Registry, *, skip: bool) -> Registry:
+    """Import the functions and check every target (:func:`workers.main.prepare`). Without
+    ``skip`` a definition this worker cannot serve refuses the worker (DefinitionError, exit 2);
+    with it, that definition is left out and named on stderr, and so is one that calls it."""
+    from nexus_temporal.dsl.errors import Code, DefinitionError
+    from nexus_temporal.registry import Registry
+    from workers.main import prepare
+
+    codes = _refusal_codes()
+    while True:
+        try:
+            prepare(config, registry)
+            return registry
+        except DefinitionError as exc:
+            issues = exc.issues
+            if not skip or any(i.code not in codes for i in issues):
+                hint = (
+                    "configure the provider (--providers FILE or NEXUS_PROVIDERS_FILE, "
+                    "docs/providers.md); 'nexus dev' starts the emulators an example.json "
+                    "declares; --skip-unservable serves the other definitions"
+                )
+                raise DefinitionError(
+                    [
+                        dataclasses.replace(i, hint=hint)
+                        if i.code == Code.PROVIDER_NOT_CONFIGURED and not i.hint
+                        else i
+                        for i in issues
+                    ]
+                ) from None
+            refused = {i.location.file: i for i in reversed(issues)}
+            kept = [p for p in registry.plans if p.source not in refused]
+            for plan in registry.plans:
+                if plan.source in refused:
+                    why = refused[plan.source]
+                    state = f" (state '{why.state}')" if why.state else ""
+                    print(
+                        f"skipped {plan.name}@{plan.version} ({plan.source}): {why.message}{state}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            if not kept or len(kept) == len(registry.plans):
+                raise DefinitionError(issues) from None
+            registry = Registry(kept)
+
+
+def declared_emulators(definitions: list[Path]) -> dict[str, tuple[dict[str, Any], list[Path]]]:
+    """The ``emulators`` the ``example.json`` beside each definition declares, merged by cloud
+    (GCP sources made absolute): ``{cloud: (spec, the example.json files declaring it)}``."""
+    from nexus_temporal.registry import definition_files
+
+    merged: dict[str, tuple[dict[str, Any], list[Path]]] = {}
+    folders = sorted({f.resolve().parent for f in definition_files(definitions)})
+    for folder in folders:
+        spec_file = folder / "example.json"
+        if not spec_file.is_file():
+            continue
+        try:
+            spec = json.loads(spec_file.read_text()).get("emulators") or {}
+        except (OSError, ValueError, AttributeError) as exc:
+            raise UsageError(f"{spec_file}: cannot read its 'emulators': {exc}") from None
+        for cloud, conf in spec.items():
+            into, files = merged.setdefault(cloud, ({}, []))
+            files.append(spec_file)
+            for key, value in (conf or {}).items():
+                if key == "functions" and cloud == "gcp-function":
+                    value = {
+                        name: str((folder / ref.rpartition(":")[0]).resolve())
+                        + ":"
+                        + ref.rpartition(":")[2]
+                        for name, ref in value.items()
+                    }
+                if isinstance(value, dict):
+                    into.setdefault(key, {}).update(value)
+                else:
+                    into[key] = value
+    return merged
+
+
+def start_declared_emulators(
+    stack: ExitStack, definitions: list[Path], configured: ProvidersConfig
+) -> ProvidersConfig:
+    """Start (until ``stack`` closes) the emulators the definitions' ``example.json`` files
+    declare for clouds ``configured`` leaves out, printing one line per emulator; return the
+    provider settings with those clouds pointed at them."""
+    declared = declared_emulators(definitions)
+    wanted = {
+        cloud: spec
+        for cloud, (spec, _) in declared.items()
+        if cloud in EMULATED and not configured.configured(EMULATED[cloud])
+    }
+    if not wanted:
+        return configured
+    from activities.emulators.harness import start_emulators
+
+    try:
+        running = stack.enter_context(start_emulators(wanted))
+    except (ImportError, ValueError, KeyError) as exc:
+        raise UsageError(f"cannot start the emulators example.json declares: {exc}") from None
+    cwd = Path.cwd()
+    for name, emulator in running.emulators.items():
+        cloud = name.split(":", 1)[0]
+        files = ", ".join(
+            str(f.relative_to(cwd)) if f.is_relative_to(cwd) else str(f) for f in declared[cloud][1]
+        )
+        print(f"emulator {name} started at {emulator.url} (declared by {files})", flush=True)
+    return dataclasses.replace(
+        configured, **{EMULATED[c]: getattr(running.providers, EMULATED[c]) for c in wanted}
+    )

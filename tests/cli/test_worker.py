@@ -27,6 +27,7 @@ WORKER_FLAGS = (
     "--otel-exporter",
     "--metrics-port",
     "--health-port",
+    "--skip-unservable",
 )
 
 
@@ -65,3 +66,27 @@ def test_a_misspelt_python_function_is_refused_with_a_suggestion(tmp_path: Path)
     result = nexus("worker", str(bad), "--address", "127.0.0.1:1")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "has no function 'reserve_stok'; did you mean 'reserve_stock'?" in result.stderr
+
+
+def test_a_provider_that_is_not_configured_refuses_the_worker_with_a_way_out() -> None:
+    """A production worker starts no emulator and does not silently skip a definition."""
+    result = nexus("worker", "examples/", "--address", "127.0.0.1:1", timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "function 'price': the aws-lambda provider is not configured" in result.stderr
+    assert "'nexus dev' starts the emulators" in result.stderr
+    assert "--skip-unservable serves the other definitions" in result.stderr
+    assert "skipped" not in result.stderr
+
+
+def test_skip_unservable_names_each_skipped_definition() -> None:
+    result = nexus(
+        "worker", "examples/", "--skip-unservable", "--address", "127.0.0.1:1", timeout=120
+    )
+    skipped = [x for x in result.stderr.splitlines() if x.startswith("skipped ")]
+    assert skipped == [
+        "skipped multi-cloud-quote@1 (examples/multi_cloud/workflow.yaml): function 'price': "
+        "the aws-lambda provider is not configured on this worker (add 'aws:' to the providers "
+        "file or set NEXUS_AWS_REGION) (state 'Price')"
+    ], result.stderr
+    # the rest passed every check: what stops it now is the unreachable server (exit 1)
+    assert result.returncode == 1 and "cannot connect to Temporal" in result.stderr
