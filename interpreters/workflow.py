@@ -241,8 +241,16 @@ class NexusWorkflow:
                 start_to_close_timeout=timedelta(seconds=10),
             )
         except Exception as exc:
+            # The activity's ApplicationError (its message without the "Type: " prefix that
+            # str() adds), however deep the SDK wraps it.
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, ApplicationError):
+                cause = cause.__cause__
+            reason = cause.message if isinstance(cause, ApplicationError) else str(exc)
+            # Query-only state (no command): nexus_state says "failed", not "starting".
+            self.start_status = "failed"
             raise ApplicationError(
-                f"cannot start '{reference}': {getattr(exc.__cause__, 'message', exc)}",
+                f"cannot start '{reference}': {reason}",
                 type="UnknownDefinition",
                 non_retryable=True,
             ) from None
@@ -346,7 +354,7 @@ class NexusWorkflow:
     def nexus_state(self) -> dict[str, Any]:
         if self.ctx is None:
             return {
-                "status": "starting",
+                "status": getattr(self, "start_status", "starting"),
                 "current": [],
                 "done": [],
                 "pending_compensations": [],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,27 @@ async def connect(
         tls=s.tls_config(),
         data_converter=data_converter or s.data_converter(),
     )
+
+
+def connect_failure_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words, instead of the SDK's transport error chain
+    (``Failed client connect: Server connection error: tonic::transport::Error(...)``)."""
+    text = str(exc)
+    low = text.lower()
+    if "connection refused" in low:
+        return "connection refused"
+    if "dns error" in low or "lookup address" in low:
+        return "the host name does not resolve"
+    if "timed out" in low or "deadline" in low:
+        return "no answer (timed out)"
+    if "grpc-status header missing" in low:
+        return "what answers there is not a Temporal frontend (no gRPC)"
+    if "certificate" in low or "tls" in low or "handshake" in low:
+        return "the TLS handshake failed (check --tls and the certificate paths)"
+    found = re.search(r'message: "([^"]+)"', text)
+    if found:
+        return found.group(1)
+    return text.removeprefix("Failed client connect: ").splitlines()[0][:200] if text else repr(exc)
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:

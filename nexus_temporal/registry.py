@@ -7,7 +7,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from nexus_temporal.dsl.compiler import compile_file
-from nexus_temporal.dsl.errors import Code, DefinitionError, DefinitionIssue, Location
+from nexus_temporal.dsl.errors import (
+    Code,
+    DefinitionError,
+    DefinitionIssue,
+    Location,
+    did_you_mean,
+)
 from nexus_temporal.dsl.plan import Plan
 from nexus_temporal.errors import NexusTemporalError
 
@@ -99,12 +105,18 @@ class Registry:
         real = name if name in self._versions else self._aliases.get(slug(name))
         if real is None:
             known = ", ".join(self.names()) or "none"
-            raise UnknownDefinition(f"no definition named '{name}' on this worker (known: {known})")
+            hint = did_you_mean(name, self.names())
+            raise UnknownDefinition(
+                f"no definition named '{name}' on this worker"
+                f"{'; ' + hint if hint else ''} (known: {known})"
+            )
         versions = self._versions[real]
         if version:
             if version not in versions:
+                hint = did_you_mean(version, versions)
                 raise UnknownDefinition(
-                    f"'{real}' has no version '{version}' on this worker "
+                    f"'{real}' has no version '{version}' on this worker"
+                    f"{'; ' + hint if hint else ''} "
                     f"(known: {', '.join(sorted(versions, key=version_key))})"
                 )
             return versions[version]

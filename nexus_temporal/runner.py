@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from nexus_temporal.errors import NexusTemporalError
 from nexus_temporal.protocol import STATE_QUERY
@@ -20,6 +21,23 @@ from nexus_temporal.protocol import STATE_QUERY
 
 class UsageError(NexusTemporalError, ValueError):
     """A user mistake on the command line: reported in one line, exit code 2."""
+
+
+class OperationFailed(NexusTemporalError, RuntimeError):
+    """An operation the Temporal server refused (an id already running, a workflow that is not
+    there, an input over the server's size limit): reported in one line, exit code 1."""
+
+
+def refusal(what: str, exc: RPCError) -> OperationFailed:
+    """``what`` failed because the server answered ``exc``: one line saying what to do."""
+    message = exc.message.rstrip(".")
+    if "size exceeds" in message.lower() or exc.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        return OperationFailed(
+            f"{what}: the server refused it: {message}; a workflow's input, signals and "
+            "results must stay under the server's blob size limit (2 MB by default): pass "
+            "large data by reference (a URL, an object-store key)"
+        )
+    return OperationFailed(f"{what}: the server refused it: {message} ({exc.status.name})")
 
 
 def parse_input(text: str | None) -> Any:
@@ -47,7 +65,15 @@ async def start(
 ) -> WorkflowHandle[Any, Any]:
     name = reference.split("@", 1)[0]
     wid = workflow_id or f"{name.replace(' ', '-').lower()}-{uuid.uuid4().hex[:12]}"
-    return await client.start_workflow(reference, data, id=wid, task_queue=task_queue)
+    try:
+        return await client.start_workflow(reference, data, id=wid, task_queue=task_queue)
+    except WorkflowAlreadyStartedError:
+        raise OperationFailed(
+            f"cannot start {reference}: a workflow with id '{wid}' is already running; "
+            "choose another --workflow-id (or none: one is generated), or wait for it to end"
+        ) from None
+    except RPCError as exc:
+        raise refusal(f"cannot start {reference}", exc) from None
 
 
 @dataclass
@@ -57,6 +83,17 @@ class RunResult:
     error: dict[str, Any] = field(default_factory=dict)
     states: list[str] = field(default_factory=list)
     workflow_id: str = ""
+
+
+def failure_line(error: dict[str, Any]) -> str:
+    """``FAILED in state 'S': Type: message`` for a :attr:`RunResult.error`; without a state
+    (the execution failed before its first state) ``FAILED: Type: message``."""
+    state, kind = error.get("state"), error.get("type")
+    message = str(error.get("message") or error.get("summary") or "")
+    if kind and message.startswith(f"{kind}: "):
+        message = message[len(kind) + 2 :]
+    where = f" in state '{state}'" if state else ""
+    return f"FAILED{where}: {kind}: {message}" if kind else f"FAILED{where}: {message}"
 
 
 def describe_failure(exc: WorkflowFailureError) -> dict[str, Any]:

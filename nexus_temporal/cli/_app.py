@@ -34,7 +34,13 @@ from nexus_temporal.cli import (
     validate,
     worker,
 )
-from nexus_temporal.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from nexus_temporal.cli._errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+)
 
 #: The verbs, in the order ``nexus --help`` lists them.
 VERBS: tuple[ModuleType, ...] = (
@@ -126,10 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _core_logs_to_python_logging()
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+    from temporalio.service import RPCError
+
     from nexus_temporal.dsl.errors import DefinitionError
 
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, while BrokenPipeError is still handled
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except DefinitionError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_USAGE
@@ -138,9 +151,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except WorkflowAlreadyStartedError as exc:
+        print(
+            f"nexus: error: a workflow with id '{exc.workflow_id}' is already running",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except RPCError as exc:  # a verb that does not say better what the server refused
+        print(
+            f"nexus: error: the Temporal server refused the request: {exc.message} "
+            f"({exc.status.name})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except (ConnectionError, RuntimeError, OSError) as exc:
         print(f"nexus: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _stdout_closed() -> int:
+    """``nexus ... | head``: the reader went away. Say nothing (it is not an error of the
+    command) and point stdout at /dev/null, so that the final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def run() -> None:

@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nexus_temporal.cli._errors import UsageError
-from nexus_temporal.client import DEFAULT_TASK_QUEUE, add_connection_flags, settings_from_args
+from nexus_temporal.client import (
+    DEFAULT_TASK_QUEUE,
+    add_connection_flags,
+    connect_failure_reason,
+    settings_from_args,
+)
 
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
@@ -43,8 +48,40 @@ async def connect(args: argparse.Namespace, *, codec_keys_first: bool = True) ->
     except Exception as exc:
         raise ConnectionError(
             f"cannot connect to Temporal at {settings.address} "
-            f"(namespace {settings.namespace}): {exc}"
+            f"(namespace {settings.namespace}, {_address_source(args)}): "
+            f"{connect_failure_reason(exc)}; is `nexus dev` (or a Temporal server) running "
+            "there? If not, point --address or TEMPORAL_ADDRESS at one"
         ) from None
+
+
+def _address_source(args: argparse.Namespace) -> str:
+    """Where the address came from: the user then knows what to change."""
+    import os
+
+    if getattr(args, "address", None):
+        return "from --address"
+    if os.environ.get("TEMPORAL_ADDRESS"):
+        return "from TEMPORAL_ADDRESS"
+    return "the default address"
+
+
+class _NoPayloadSizeWarning:
+    """Drops the SDK core's "payloads over the warning limit" line (TMPRL1103): a client verb
+    reports the server's refusal of an oversized input in its own one line."""
+
+    def filter(self, record: object) -> bool:
+        import logging
+
+        return not (isinstance(record, logging.LogRecord) and "TMPRL1103" in record.getMessage())
+
+
+def quiet_payload_size_warning() -> None:
+    """For the client verbs (run, start, signal), not a worker: there the warning is news."""
+    import logging
+
+    logger = logging.getLogger("temporalio.core")
+    if not any(isinstance(f, _NoPayloadSizeWarning) for f in logger.filters):
+        logger.addFilter(_NoPayloadSizeWarning())
 
 
 async def fetch_histories(
