@@ -7,8 +7,10 @@ The e2e tests read the same files, so the demo shows exactly what is tested.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,9 @@ from nexus_temporal.registry import load_registry
 from nexus_temporal.runner import RunResult, follow, start
 from workers.config import WorkerConfig
 from workers.main import build_worker
+
+#: Where ``nexus dev`` and ``nexus demo`` keep the dev server's history by default.
+DEFAULT_DB = Path(".nexus/temporal.db")
 
 
 def scenarios(root: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -46,16 +51,23 @@ async def run_scenario(
     return await follow(handle, emit=emit)
 
 
-async def demo(root: Path, db: Path) -> int:
+async def demo(
+    root: Path, db: Path, keep: bool = False, address: str = "127.0.0.1:7233", ui_port: int = 8233
+) -> int:
+    """Run every scenario under ``root`` on the dev server (history in ``db``). With ``keep``,
+    the server it started stays up, Web UI included, until Ctrl-C (or SIGTERM); without, it
+    stops, and the closing lines say how to browse the executions again (``nexus dev``)."""
     # Expected failures are part of the demo; their activity tracebacks are worker noise here.
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     registry = load_registry([root])
-    server = DevServer(db_file=db).start()
+    host, _, port = address.partition(":")
+    server = DevServer(host=host, port=int(port or 7233), ui_port=ui_port, db_file=db).start()
     print(
         f"Temporal dev server {'reused' if server.reused else 'started'} at {server.address}",
         flush=True,
     )
     failures = 0
+    workflows = f"{server.ui_url}/namespaces/default/workflows"
     try:
         client = await connect(ConnectionSettings(address=server.address))
         sa = await ensure_search_attributes(client)
@@ -80,11 +92,44 @@ async def demo(root: Path, db: Path) -> int:
                     if status != run["expect"]:
                         failures += 1
         print(
-            f"\nWeb UI: {server.ui_url}/namespaces/default/workflows "
-            f"(to keep a server up: 'nexus dev {root}/payment_reconciliation', or any example "
-            f"folder as its README says; history is kept in {db})"
+            f"\n{'all examples behaved as expected' if not failures else f'{failures} unexpected'}",
+            flush=True,
         )
+        if server.reused:
+            print(
+                f"Web UI: {workflows} (the server at {server.address} was already running "
+                "and keeps running)",
+                flush=True,
+            )
+        elif keep:
+            print(
+                f"Web UI: {workflows} (the dev server keeps running; Ctrl-C stops it)",
+                flush=True,
+            )
+            await _until_stopped()
     finally:
         server.stop()
-    print(f"{'all examples behaved as expected' if not failures else f'{failures} unexpected'}")
+    if not server.reused and not keep:
+        again = f"nexus dev {root}" + ("" if db == DEFAULT_DB else f" --db {db}")
+        if address != "127.0.0.1:7233" or ui_port != 8233:
+            again += f" --address {address} --ui-port {ui_port}"
+        print(
+            f"The dev server has stopped; the executions are kept in {db}. To browse them, run "
+            f"'{again}' and open the Web UI: {workflows} "
+            "('nexus demo --keep' keeps the server up instead)",
+            flush=True,
+        )
     return 0 if not failures else 1
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    print("stopped", flush=True)
