@@ -165,7 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_FAILED
     except (ConnectionError, RuntimeError, OSError) as exc:
-        print(f"nexus: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if message.startswith("Failed client connect"):  # a verb connecting on its own
+            from nexus_temporal.client import connect_failure_reason
+
+            where = getattr(args, "address", None) or os.environ.get("TEMPORAL_ADDRESS")
+            message = (
+                f"cannot connect to Temporal{f' at {where}' if where else ''}: "
+                f"{connect_failure_reason(exc)}; is `nexus dev` (or a Temporal server) "
+                "running there? If not, point --address or TEMPORAL_ADDRESS at one"
+            )
+        print(f"nexus: error: {message}", file=sys.stderr)
         return EXIT_FAILED
 
 

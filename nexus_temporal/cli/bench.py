@@ -122,6 +122,8 @@ def handle_resilience(args: argparse.Namespace) -> int:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise UsageError(f"unknown {kind} {', '.join(unknown)} (known: {', '.join(known)})")
+    if args.address and not args.e2e:  # else it would be ignored, after minutes of simulation
+        raise UsageError("--address is for --e2e only (the simulator needs no server)")
     seeds = args.seeds if args.seeds is not None else (3 if args.quick else 5)
     if seeds < 1:
         raise UsageError("--seeds must be at least 1")
