@@ -86,16 +86,16 @@ def handle(args: argparse.Namespace) -> int:
                         for p in ok
                     ],
                     "issues": [i.to_json() for i in issues],
-                    "warnings": [w.to_json() for w in warnings],
-                },
+                }
+                | ({"warnings": [w.to_json() for w in warnings]} if warnings else {}),
                 indent=2,
             )
         )
     else:
         for plan in ok:
             print(f"{plan.source}: ok ({plan.name}@{plan.version}, {plan.hash[:12]})")
-        for warning in warnings:
-            print(warning.render(), file=sys.stderr)
+        for warning in warnings:  # stdout: stderr is for what fails the command
+            print(warning.render())
         for issue in issues:
             print(issue.render(), file=sys.stderr)
     return EXIT_USAGE if issues else EXIT_OK

@@ -69,13 +69,16 @@ def compile_document(doc: Document) -> Plan:
                 )
             ]
         )
-    _check_state_types(doc, doc.data.get("states"), ("states",), issues)
-    if issues:
-        raise DefinitionError(issues)
+    bad: set[tuple[Any, ...]] = set()  # the states whose type is missing or unknown
+    _check_state_types(doc, doc.data.get("states"), ("states",), issues, bad)
     try:
         definition = Definition.model_validate(doc.data)
     except ValidationError as exc:
-        raise DefinitionError(_pydantic_issues(doc, exc)) from None
+        # Report what else is wrong in the same pass: the schema errors outside the states
+        # already reported, then what can be checked without a valid definition.
+        issues += _pydantic_issues(doc, exc, skip=bad)
+        issues += _salvage(doc, exc, bad, issues)
+        raise DefinitionError(_sorted_unique(issues)) from None
     definition = _normalise(definition)
     scopes: dict[str, Scope] = {}
     _check_scope(
@@ -91,7 +94,7 @@ def compile_document(doc: Document) -> Plan:
     )
     check_functions(doc, definition, issues)
     if issues:
-        raise DefinitionError(sorted(issues, key=lambda i: (i.location.line, i.location.column)))
+        raise DefinitionError(_sorted_unique(issues))
     return Plan(
         definition=definition,
         hash=content_hash(definition),
@@ -100,11 +103,126 @@ def compile_document(doc: Document) -> Plan:
     )
 
 
+def _full_checks(doc: Document, definition: Definition) -> list[DefinitionIssue]:
+    """The graph, state, JSONata and function checks of a definition the schema accepted."""
+    issues: list[DefinitionIssue] = []
+    definition = _normalise(definition)
+    _check_scope(
+        doc, definition, "", definition.states, ("states",), definition.start_at, {}, issues, {}
+    )
+    check_functions(doc, definition, issues)
+    return issues
+
+
+def _sorted_unique(issues: list[DefinitionIssue]) -> list[DefinitionIssue]:
+    unique = list(dict.fromkeys(issues))
+    return sorted(unique, key=lambda i: (i.location.line, i.location.column))
+
+
+# --- after a schema failure: what can still be checked without noise ---------------------------
+
+_EDGE_ISSUES = (Code.UNREACHABLE, Code.NO_END)
+
+
+def _salvage(
+    doc: Document,
+    exc: ValidationError,
+    bad: set[tuple[Any, ...]],
+    reported: list[DefinitionIssue],
+) -> list[DefinitionIssue]:
+    """Issues found in spite of a schema failure.
+
+    When the schema's only complaints are unknown fields, the definition without them is
+    checked in full (graph, states, JSONata, functions); an unknown field inside a state may be
+    a misspelt ``next`` or ``catch``, so reachability and endless-loop issues, which would
+    follow from it, are then left out. Otherwise every state that is valid on its own has its
+    JSONata checked.
+    """
+    errors = exc.errors()
+    if not bad and all(i.code == Code.UNKNOWN_FIELD for i in reported):
+        extra = [
+            _data_path(doc.data, e["loc"])[0] for e in errors if e["type"] == "extra_forbidden"
+        ]
+        repaired = _without(doc.data, extra)
+        try:
+            definition = Definition.model_validate(repaired)
+        except ValidationError:
+            pass
+        else:
+            rdoc = Document(doc.file, repaired, doc.keys, doc.values)
+            found = _full_checks(rdoc, definition)
+            if any(p and p[0] == "states" for p in extra):
+                found = [i for i in found if i.code not in _EDGE_ISSUES]
+            return found
+    issues: list[DefinitionIssue] = []
+    _state_exprs(doc, doc.data.get("states"), ("states",), bad, issues)
+    return issues
+
+
+def _without(data: Any, paths: list[tuple[Any, ...]]) -> Any:
+    """A deep copy of ``data`` without the keys at ``paths`` (list indices stay as written, so
+    the loader's positions still apply)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for path in paths:
+        node = out
+        try:
+            for part in path[:-1]:
+                node = node[part]
+            del node[path[-1]]
+        except (KeyError, IndexError, TypeError):
+            continue
+    return out
+
+
+_PLACEHOLDER: Definition | None = None
+
+
+def _state_exprs(
+    doc: Document,
+    states: Any,
+    path: tuple[Any, ...],
+    bad: set[tuple[Any, ...]],
+    issues: list[DefinitionIssue],
+) -> None:
+    """The JSONata issues of every state that is valid on its own (children included)."""
+    global _PLACEHOLDER
+    if not isinstance(states, list):
+        return
+    if _PLACEHOLDER is None:
+        _PLACEHOLDER = Definition.model_validate(
+            {"name": "-", "states": [{"name": "-", "type": "succeed"}]}
+        )
+    for i, raw in enumerate(states):
+        spath = path + (i,)
+        if not isinstance(raw, dict) or spath in bad or raw.get("type") not in STATE_TYPES:
+            continue
+        model = STATE_MODEL_BY_TYPE[raw["type"]]
+        for children, rel in model.written_children(raw):
+            _state_exprs(doc, children, spath + rel, bad, issues)
+        try:
+            state: Any = model.model_validate(raw)
+        except ValidationError:
+            continue
+        scratch: list[DefinitionIssue] = []
+        ctx = StateCheck(doc, _PLACEHOLDER, state, spath, scratch)
+        try:
+            check_state(ctx)
+        except Exception:  # a check that needs the whole definition: nothing more to say
+            continue
+        issues.extend(i for i in scratch if i.code == Code.JSONATA)
+
+
 # --- shape checks that must run before pydantic, for precise messages -------------------------
 
 
 def _check_state_types(
-    doc: Document, states: Any, path: tuple[Any, ...], issues: list[DefinitionIssue]
+    doc: Document,
+    states: Any,
+    path: tuple[Any, ...],
+    issues: list[DefinitionIssue],
+    bad: set[tuple[Any, ...]] | None = None,
 ) -> None:
     if not isinstance(states, list):
         return
@@ -129,6 +247,8 @@ def _check_state_types(
                         key=True,
                     )
                 )
+                if bad is not None:
+                    bad.add(path + (i,))
                 continue
         elif kind not in STATE_TYPES:
             hint = did_you_mean(str(kind), STATE_TYPES) or f"use one of {', '.join(STATE_TYPES)}"
@@ -142,18 +262,30 @@ def _check_state_types(
                     code=Code.UNKNOWN_TYPE,
                 )
             )
+            if bad is not None:
+                bad.add(path + (i,))
             continue
         for states_written, rel in STATE_MODEL_BY_TYPE[raw["type"]].written_children(raw):
-            _check_state_types(doc, states_written, path + (i, *rel), issues)
+            _check_state_types(doc, states_written, path + (i, *rel), issues, bad)
 
 
 _MODEL_FIELDS: dict[str, set[str]] = {}
 
 
-def _pydantic_issues(doc: Document, exc: ValidationError) -> list[DefinitionIssue]:
+def _pydantic_issues(
+    doc: Document,
+    exc: ValidationError,
+    skip: set[tuple[Any, ...]] = frozenset(),  # type: ignore[assignment]
+) -> list[DefinitionIssue]:
+    """The schema's errors, one per place; ``skip``: states already reported (and their
+    insides), whose schema errors would only repeat that."""
     best: dict[tuple[Any, ...], DefinitionIssue] = {}
     for err in exc.errors():
         path, raw_parent, leftover = _data_path(doc.data, err["loc"])
+        if any(path[: len(s)] == s for s in skip):
+            continue
+        if err["type"] == "too_short" and any(s[: len(path)] == path for s in skip):
+            continue  # a list left empty by dropping the states already reported
         state = _state_name(doc.data, path)
         kind = err["type"]
         if kind == "extra_forbidden":
