@@ -76,5 +76,26 @@ def from_temporal(exc: BaseException, state: str) -> NexusError:
     return NexusError(type(cause).__name__ if cause else "Error", text, state)
 
 
+def from_child(exc: BaseException, state: str) -> NexusError:
+    """Translate a NEXUS child workflow's failure into the shape of a task's error: the child's
+    own type, its raw message and its details (not the parent-facing ``state 'X' failed: ...``
+    message with the child's failure record as details). Anything else (a child that timed
+    out, was terminated, or is not a NEXUS workflow) translates as :func:`from_temporal` does.
+    """
+    cause: BaseException | None = exc
+    while isinstance(cause, (ActivityError, ChildWorkflowError)) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError) and cause.details and len(cause.details) == 1:
+        record = cause.details[0]
+        if isinstance(record, dict) and {"type", "message", "details"} <= record.keys():
+            return NexusError(
+                str(record["type"] or cause.type or "Error"),
+                str(record["message"]),
+                state,
+                record["details"],
+            )
+    return from_temporal(exc, state)
+
+
 def matches(errors: tuple[str, ...], error_type: str) -> bool:
     return "*" in errors or error_type in errors

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 from interpreters.context import Outcome, RunContext
-from interpreters.errors import from_temporal
+from interpreters.errors import from_child, from_temporal
 from interpreters.states.data import evaluate, store
 from nexus_temporal.dsl.schema import WorkflowState
 
@@ -22,6 +23,10 @@ _POLICIES = {
     "abandon": ParentClosePolicy.ABANDON,
     "request_cancel": ParentClosePolicy.REQUEST_CANCEL,
 }
+
+#: ``workflow.patched`` id: a caught child failure has a task error's shape (the child's type,
+#: raw message and details), not ``state 'X' failed: ...`` with the failure record as details.
+CHILD_ERROR_PATCH = "nexus-child-error-shape"
 
 
 async def run(state: WorkflowState, data: Any, ctx: RunContext) -> Outcome:
@@ -49,6 +54,10 @@ async def run(state: WorkflowState, data: Any, ctx: RunContext) -> Outcome:
                 parent_close_policy=_POLICIES[policy],
                 static_summary=state.name,
             )
-    except Exception as exc:  # ChildWorkflowError, or a start failure
+    except ChildWorkflowError as exc:
+        if workflow.patched(CHILD_ERROR_PATCH):
+            raise from_child(exc, state.name) from None
+        raise from_temporal(exc, state.name) from None
+    except Exception as exc:  # a start failure
         raise from_temporal(exc, state.name) from None
     return Outcome(store(state.name, result, state.output, state.assign, data, ctx), state.next)
