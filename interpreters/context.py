@@ -217,7 +217,8 @@ class RunContext:
             self.raw_input, self.input_wrapped = carry["raw_input"], True
 
     def snapshot(self) -> dict[str, Any]:
-        """The ``nexus_state`` query result."""
+        """The ``nexus_state`` query result (docs/dsl.md, 'The nexus_state query'): every
+        list is a list, empty or not, never null."""
         return {
             "definition": self.plan.name,
             "version": self.plan.version,
@@ -227,9 +228,10 @@ class RunContext:
             "done": list(self.done),
             "trail": list(self.trail),
             "trail_dropped": self.trail_dropped,
-            "pending_compensations": [
-                {"state": c.state, "action": c.action} for c in reversed(self.compensations)
-            ],
+            # After success nothing is pending: registered compensations never run.
+            "pending_compensations": []
+            if self.status == "succeeded"
+            else [{"state": c.state, "action": c.action} for c in reversed(self.compensations)],
             "compensations": list(self.compensation_results),
             "maps": {name: dict(p) for name, p in self.maps.items()},
         }

@@ -353,12 +353,20 @@ class NexusWorkflow:
     @workflow.query(name=STATE_QUERY)
     def nexus_state(self) -> dict[str, Any]:
         if self.ctx is None:
+            # Before the definition is resolved (or when it is unknown): the same keys as
+            # RunContext.snapshot, every list a list.
             return {
+                "definition": None,
+                "version": None,
+                "hash": None,
                 "status": getattr(self, "start_status", "starting"),
                 "current": [],
                 "done": [],
+                "trail": [],
+                "trail_dropped": 0,
                 "pending_compensations": [],
                 "compensations": [],
+                "maps": {},
             }
         return self.ctx.snapshot()
 
