@@ -11,7 +11,8 @@ Failed items beyond ``tolerated_failures`` fail the map with ``MapToleranceExcee
 ``on_item_failure: item_error`` and no tolerance, with the failed item of the lowest index
 instead (its type, message, details). That mode keeps the lowest-index failures in the
 summary and records each failure's details; it needs no ``workflow.patched`` guard, as only
-definitions that set the field (a new content hash) use it.
+definitions that set the field (a new content hash) use it. Likewise ``batch_item_errors``:
+a batch result may fail single items (``ITEM_ERROR``), each counted as one failure.
 """
 
 from __future__ import annotations
@@ -325,6 +326,7 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
     batch = state.batch
     units = [(i, items[i : i + batch]) for i in range(0, len(items), batch)]
     results: list[Any] = [None] * len(items)
+    ran = [False] * len(items)  # the items that ran (completed or failed)
     summary = Summary()
     progress = _progress(ctx, job)
     scope = ctx.plan.scopes.get(f"{state.name}/item")
@@ -343,6 +345,7 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
             key += f"/v{job.visit}"
         subject = chunk[0] if batch == 1 else chunk
         bindings_data = job.data
+        failed: dict[int, NexusError] = {}  # positions in the chunk a batch reported failed
         try:
             if state.input is not None:
                 payload = evaluate_item(state, subject, index, bindings_data, ctx)
@@ -375,6 +378,8 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
                     out = [res]
                 elif isinstance(res, list) and len(res) == len(chunk):
                     out = res
+                    if state.batch_item_errors:
+                        failed = {k: e for k, r in enumerate(out) if (e := _marked(r, state))}
                 else:
                     raise NexusError(
                         "BatchResultMismatch",
@@ -383,31 +388,35 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
                         state.name,
                     )
             for k, r in enumerate(out):
-                results[offset + k] = r
-            summary.count += len(chunk)
-            progress["done"] += len(chunk)
+                if k not in failed:
+                    results[offset + k] = r
+                    ran[offset + k] = True
+            summary.count += len(chunk) - len(failed)
+            progress["done"] += len(chunk) - len(failed)
+            for k, item_err in failed.items():
+                fail(offset + k, index + k, item_err)
             _show(job.state, progress)
         except NexusError as err:
-            summary.count += len(chunk)
-            summary.failed += len(chunk)
-            progress["failed"] += len(chunk)
-            _show(job.state, progress)
             for k in range(len(chunk)):
-                results[offset + k] = {"error": {"type": err.type, "message": err.message}}
-                failure: dict[str, Any] = {
-                    "index": index + k,
-                    "type": err.type,
-                    "message": err.message,
-                }
-                if item_errors:
-                    # the whole error, for the map to fail with; the lowest indexes are kept
-                    if err.details is not None:
-                        failure["details"] = err.details
-                    if err.cause is not None:
-                        failure["cause"] = err.cause
-                    summary.failures = _kept([*summary.failures, failure], by_index=True)
-                elif len(summary.failures) < KEEP_FAILURES:
-                    summary.failures.append(failure)
+                fail(offset + k, index + k, err)
+            _show(job.state, progress)
+
+    def fail(position: int, index: int, err: NexusError) -> None:
+        summary.count += 1
+        summary.failed += 1
+        progress["failed"] += 1
+        results[position] = {"error": {"type": err.type, "message": err.message}}
+        ran[position] = True
+        failure: dict[str, Any] = {"index": index, "type": err.type, "message": err.message}
+        if item_errors:
+            # the whole error, for the map to fail with; the lowest indexes are kept
+            if err.details is not None:
+                failure["details"] = err.details
+            if err.cause is not None:
+                failure["cause"] = err.cause
+            summary.failures = _kept([*summary.failures, failure], by_index=True)
+        elif len(summary.failures) < KEEP_FAILURES:
+            summary.failures.append(failure)
 
     async def worker() -> None:
         nonlocal next_unit
@@ -439,6 +448,26 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
         summary.compensations = [c.to_json() for c in ctx.compensations[before:]]
         del ctx.compensations[before:]
     return summary
+
+
+#: The key of an item's error in a batch result (``batch_item_errors: true``).
+ITEM_ERROR = "__nexus_item_error__"
+
+
+def _marked(result: Any, state: MapState) -> NexusError | None:
+    """The item error a batch result reports at an item's position, if it is one:
+    ``{"__nexus_item_error__": {"type": ..., "message": ..., "details": ...}}``."""
+    if not (isinstance(result, dict) and len(result) == 1 and ITEM_ERROR in result):
+        return None
+    spec = result[ITEM_ERROR]
+    if not isinstance(spec, dict):
+        spec = {"message": spec}
+    return NexusError(
+        str(spec.get("type") or "ItemError"),
+        str(spec.get("message") or ""),
+        state.name,
+        spec.get("details"),
+    )
 
 
 def evaluate_item(state: MapState, subject: Any, index: int, data: Any, ctx: RunContext) -> Any:

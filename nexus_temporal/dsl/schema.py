@@ -380,6 +380,11 @@ class MapState(StateBase):
         description="Failed items beyond the tolerance: fail with MapToleranceExceeded, or "
         "(item_error, when no failure is tolerated) with the first failed item's own error.",
     )
+    batch_item_errors: bool = Field(
+        False,
+        description="With batch: the action may fail single items, returning "
+        '{"__nexus_item_error__": {"type": ..., "message": ...}} at their positions.',
+    )
     results: Literal["collect", "discard", "store"] = "collect"
     result_store: str | None = Field(
         None,
