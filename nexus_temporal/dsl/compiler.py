@@ -273,6 +273,28 @@ def _pydantic_issues(
 ) -> list[DefinitionIssue]:
     """The schema's errors, one per place; ``skip``: states already reported (and their
     insides), whose schema errors would only repeat that."""
+
+    def _what(err: Any) -> str:
+        shapes = {
+            "RetrySpec": "a retry mapping such as {max_attempts: 3}",
+            "Defaults": "a mapping of defaults such as {timeout: 30s}",
+            "BreakerSpec": "a circuit_breaker mapping such as {failure_rate: 50}",
+            "FunctionSpec": "a function URI, or a mapping such as {uri: 'python:mod:fn'}",
+            "CompensationSpec": "a compensation mapping such as {action: refund}",
+            "CatchSpec": "a catch mapping such as {errors: [Timeout], next: Handle}",
+            "ChoiceRule": "a choice rule such as {when: 'x > 1', next: Big}",
+            "Branch": "a branch mapping with 'states'",
+        }
+        name = str((err.get("ctx") or {}).get("class_name", ""))
+        if name.endswith("State"):
+            return "a state mapping with 'name' and 'type'"
+        return shapes.get(name, "a mapping")
+
+    def _yaml_kind(value: Any) -> str:
+        kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+        kinds.update({list: "a list", dict: "a mapping", type(None): "null"})
+        return kinds.get(type(value), type(value).__name__)
+
     best: dict[tuple[Any, ...], DefinitionIssue] = {}
     for err in exc.errors():
         path, raw_parent, leftover = _data_path(doc.data, err["loc"])
@@ -310,6 +332,9 @@ def _pydantic_issues(
             )
         else:
             msg = err["msg"].removeprefix("Value error, ")
+            if kind in ("model_type", "model_attributes_type") or "instance of " in msg:
+                # Not pydantic's "instance of RetrySpec": what the YAML should look like.
+                msg = f"expected {_what(err)}, got {_yaml_kind(err.get('input'))}"
             where = ".".join(str(p) for p in path) or "definition"
             issue = _issue(
                 doc,
@@ -397,7 +422,11 @@ def _allowed_fields(loc: Sequence[Any], raw_parent: Any) -> list[str]:
             model = Definition
     if model is None:
         return []
-    return [info.alias or name for name, info in model.model_fields.items()]
+    fields = [info.alias or name for name, info in model.model_fields.items()]
+    # Fields the model accepts but the checks reject for this state type are no hint.
+    if isinstance(raw_parent, dict) and raw_parent.get("type") in ("choice", *TERMINAL_TYPES):
+        fields = [f for f in fields if f != "next"]
+    return fields
 
 
 def _state_name(data: Any, path: tuple[Any, ...]) -> str | None:
