@@ -28,6 +28,26 @@ def connection_flags(p: argparse.ArgumentParser, *, task_queue: bool = True) -> 
         p.add_argument("--task-queue", "-q", default=DEFAULT_TASK_QUEUE, help="[nexus]")
 
 
+def output_flag(
+    p: argparse.ArgumentParser, *formats: str, json_alias: bool = False, help_: str = ""
+) -> None:
+    """``--output text|json|...`` (dest ``output``, default ``text``): ``json`` is one JSON
+    document on stdout and nothing else there. ``json_alias`` keeps ``--json`` as a synonym
+    of ``--output json``."""
+    choices = ("text", "json", *formats)
+    p.add_argument(
+        "--output",
+        "-o",
+        choices=choices,
+        default="text",
+        help=help_ or f"what stdout holds: {', '.join(choices)} (docs/operations.md) [text]",
+    )
+    if json_alias:
+        p.add_argument(
+            "--json", dest="output", action="store_const", const="json", help="--output json"
+        )
+
+
 async def connect(args: argparse.Namespace, *, codec_keys_first: bool = True) -> Client:
     """A client from the connection flags; ConnectionError (exit 1) if the server cannot be
     reached. With ``codec_keys_first`` unusable codec keys are a UsageError (exit 2) raised
@@ -65,23 +85,39 @@ def _address_source(args: argparse.Namespace) -> str:
     return "the default address"
 
 
-class _NoPayloadSizeWarning:
-    """Drops the SDK core's "payloads over the warning limit" line (TMPRL1103): a client verb
-    reports the server's refusal of an oversized input in its own one line."""
+class _DropSdkCoreCodes:
+    """Drops the SDK core's log lines carrying one of ``codes`` (``[TMPRL1103]``: payloads
+    over the warning limit; ``[TMPRL1100]``: a nondeterminism error): the verb reports the
+    same event in its own words."""
+
+    def __init__(self, codes: frozenset[str]) -> None:
+        self.codes = codes
 
     def filter(self, record: object) -> bool:
         import logging
 
-        return not (isinstance(record, logging.LogRecord) and "TMPRL1103" in record.getMessage())
+        if not isinstance(record, logging.LogRecord):
+            return True
+        message = record.getMessage()
+        return not any(code in message for code in self.codes)
+
+
+def quiet_sdk_core(*codes: str) -> None:
+    """Drop the SDK core's (``temporalio.core`` logger) lines with these ``TMPRL`` codes, for
+    this process: for the verbs that report those events themselves."""
+    import logging
+
+    logger = logging.getLogger("temporalio.core")
+    for existing in logger.filters:
+        if isinstance(existing, _DropSdkCoreCodes):
+            existing.codes |= frozenset(codes)
+            return
+    logger.addFilter(_DropSdkCoreCodes(frozenset(codes)))
 
 
 def quiet_payload_size_warning() -> None:
     """For the client verbs (run, start, signal), not a worker: there the warning is news."""
-    import logging
-
-    logger = logging.getLogger("temporalio.core")
-    if not any(isinstance(f, _NoPayloadSizeWarning) for f in logger.filters):
-        logger.addFilter(_NoPayloadSizeWarning())
+    quiet_sdk_core("TMPRL1103")
 
 
 async def fetch_histories(

@@ -18,7 +18,13 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from nexus_temporal.cli._common import connect, connection_flags, fetch_histories
+from nexus_temporal.cli._common import (
+    connect,
+    connection_flags,
+    fetch_histories,
+    output_flag,
+    quiet_sdk_core,
+)
 from nexus_temporal.cli._errors import EXIT_FAILED, EXIT_OK, UsageError
 from nexus_temporal.client import settings_from_args
 
@@ -61,7 +67,7 @@ def register(subparsers: Any) -> None:
         help="fetch every execution a visibility query matches, e.g. "
         '\'NexusDefinition = "order-saga" AND ExecutionStatus = "Running"\'',
     )
-    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    output_flag(p, json_alias=True)
     connection_flags(p, task_queue=False)
     p.set_defaults(handler=handle)
 
@@ -96,9 +102,10 @@ async def _replay(args: argparse.Namespace) -> int:
     histories = _decrypted(histories, args)
     # The SDK logs each failed replay with a traceback; the report says it in words.
     logging.getLogger("temporalio.worker").setLevel(logging.CRITICAL)
+    quiet_sdk_core("TMPRL1100")  # the core's "Failing workflow task" line: the report says it
     reports = await replay(histories, registry, candidates=True, sources=sources)
     bad = sum(1 for r in reports if not r.ok)
-    if args.json:
+    if args.output == "json":
         print(
             json.dumps(
                 {

@@ -17,11 +17,16 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from nexus_temporal.cli._common import connect, connection_flags, quiet_payload_size_warning
+from nexus_temporal.cli._common import (
+    connect,
+    connection_flags,
+    output_flag,
+    quiet_payload_size_warning,
+)
 from nexus_temporal.cli._errors import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
+    from temporalio.client import Client, WorkflowHandle
 
 
 def register(subparsers: Any) -> None:
@@ -30,11 +35,12 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=handle)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags ``run`` and ``start`` share."""
+def add_arguments(p: argparse.ArgumentParser, *outputs: str) -> None:
+    """The flags ``run`` and ``start`` share; ``outputs``: formats besides text and json."""
     p.add_argument("reference", metavar="NAME[@VERSION]")
     p.add_argument("--input", "-i", help="JSON text, or @file.json")
     p.add_argument("--workflow-id", "--id", dest="workflow_id")
+    output_flag(p, *outputs)
     connection_flags(p)
 
 
@@ -56,9 +62,25 @@ async def launch(args: argparse.Namespace, *, follow_it: bool) -> int:
     handle = await start(
         client, args.reference, data, task_queue=args.task_queue, workflow_id=args.workflow_id
     )
-    print(f"started {args.reference} as workflow id {handle.id}", flush=True)
+    output = getattr(args, "output", "text")
+    started = {
+        "workflow_id": handle.id,
+        "run_id": handle.result_run_id,
+        "reference": args.reference,
+        "namespace": client.namespace,
+        "task_queue": args.task_queue,
+    }
+    if output == "id":
+        print(handle.id, flush=True)
+    elif output == "json" and not follow_it:
+        print(json.dumps(started, indent=2), flush=True)
+    else:  # with --output json, run's progress goes to stderr: stdout holds one document
+        text = sys.stdout if output == "text" else sys.stderr
+        print(f"started {args.reference} as workflow id {handle.id}", file=text, flush=True)
     if not follow_it:
         return EXIT_OK
+    if output == "json":
+        return await _follow_json(client, handle, args, started)
     last = [0.0]
 
     def show_progress(line: str) -> None:
@@ -85,6 +107,28 @@ async def launch(args: argparse.Namespace, *, follow_it: bool) -> int:
             f"  compensation {comp['action']} for {comp['state']}: {comp['status']}",
             file=sys.stderr,
         )
+    return EXIT_FAILED
+
+
+async def _follow_json(
+    client: Client, handle: WorkflowHandle[Any, Any], args: argparse.Namespace, doc: dict[str, Any]
+) -> int:
+    """``run --output json``: the states on stderr, one JSON document on stdout: ``status``
+    ``completed`` with ``result``, or ``failed`` with ``error`` (the failure line on stderr
+    too)."""
+    from nexus_temporal.runner import failure_line, follow
+
+    watch = asyncio.ensure_future(warn_without_pollers(client, args.task_queue))
+    try:
+        outcome = await follow(handle, emit=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        watch.cancel()
+    doc = doc | {"status": "completed" if outcome.ok else "failed", "states": outcome.states}
+    doc |= {"result": outcome.result} if outcome.ok else {"error": outcome.error}
+    print(json.dumps(doc, indent=2, sort_keys=True, default=str), flush=True)
+    if outcome.ok:
+        return EXIT_OK
+    print(failure_line(outcome.error), file=sys.stderr)
     return EXIT_FAILED
 
 

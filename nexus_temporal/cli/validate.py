@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nexus_temporal.cli._common import output_flag
 from nexus_temporal.cli._errors import EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class Warning_:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("validate", help="check definitions without running them")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="print issues as JSON")
+    output_flag(p, json_alias=True)
     p.add_argument(
         "--providers",
         type=Path,
@@ -76,7 +77,7 @@ def handle(args: argparse.Namespace) -> int:
     refused = {i.location.file for i in target_issues}
     issues += target_issues
     ok = [p for p in plans if p.source not in refused]
-    if args.json:
+    if args.output == "json":
         print(
             json.dumps(
                 {
