@@ -322,10 +322,22 @@ def item_activities(access: ItemAccess) -> list[Callable[..., Any]]:
 
 
 def _store(request: StoreResults) -> dict[str, Any]:
-    """Write one JSONL part: a line ``{"index": i, "result": ...}`` per item."""
+    """Write one JSONL part: a line ``{"index": i, "result": ...}`` per item (with
+    ``indexes``: per item that ran, at its index)."""
+    indexes = (
+        range(request.start, request.start + len(request.results))
+        if request.indexes is None
+        else request.indexes
+    )
+    if len(indexes) != len(request.results):
+        raise ApplicationError(
+            f"{len(request.results)} results for {len(indexes)} indexes",
+            type="InvalidStoreRequest",
+            non_retryable=True,
+        )
     body = "".join(
-        json.dumps({"index": request.start + i, "result": r}, default=str) + "\n"
-        for i, r in enumerate(request.results)
+        json.dumps({"index": i, "result": r}, default=str) + "\n"
+        for i, r in zip(indexes, request.results, strict=True)
     ).encode()
     if request.store.startswith("s3://"):
         bucket, prefix = _s3_split(request.store.rstrip("/"))

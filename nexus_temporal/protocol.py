@@ -102,6 +102,9 @@ class StoreResults:
     key: str
     start: int
     results: list[Any]
+    #: When set, ``results[i]`` is the result of item ``indexes[i]`` and only those items are
+    #: written (the items that ran); None: ``results[i]`` is item ``start + i``'s, all written.
+    indexes: list[int] | None = None
 
 
 def path_segment(text: str) -> str:

@@ -48,6 +48,9 @@ from nexus_temporal.protocol import (
 
 #: ``workflow.patched`` id: result part files under the encoded workflow id (``_prefix``).
 SAFE_PREFIX_PATCH = "nexus-safe-result-prefix"
+#: ``workflow.patched`` id: part files hold only the items that ran; the manifest (and the
+#: MapToleranceExceeded details) count ``completed`` and ``not_run`` items.
+RAN_ONLY_PATCH = "nexus-map-store-ran-items"
 #: Units (items, or batches) one execution runs itself: ~6 events each stays under 10,240.
 LEAF_UNITS = 1000
 #: Children one execution starts at most (~6 events each).
@@ -83,6 +86,9 @@ class MapJob:
     #: (``path_segment``); False for maps started before that (their parts stay where the
     #: first ones went).
     safe_prefix: bool = False
+    #: Part files hold only the items that ran (False for maps started before that: a line
+    #: per item, ``null`` for items that never ran).
+    ran_only: bool = False
 
 
 @dataclass
@@ -158,6 +164,7 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
         )
     job = MapJob(
         safe_prefix=workflow.patched(SAFE_PREFIX_PATCH),
+        ran_only=workflow.patched(RAN_ONLY_PATCH),
         pin=ctx.plan.hash,
         state=state.name,
         root_id=workflow.info().workflow_id,
@@ -186,16 +193,35 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
             item.get("details"),
             cause=item.get("cause"),
         )
+    counts = {
+        "completed": summary.count - summary.failed,
+        "failed": summary.failed,
+        "not_run": total - summary.count,
+    }
+    stored = {
+        "store": state.result_store or DEFAULT_STORE,
+        "prefix": _prefix(job),
+        "parts": summary.parts,
+    }
     if summary.failed > job.tolerated:
         first = sorted(summary.failures, key=lambda f: int(f["index"]))[:5]
         listed = ", ".join(f"item {f['index']}: {f['type']}: {f['message']}" for f in first)
         stopped = f", stopped after {summary.count} items" if summary.count < total else ""
+        details: dict[str, Any] = {
+            "failed": summary.failed,
+            "total": total,
+            "failures": summary.failures,
+        }
+        if job.ran_only:
+            details.update(counts)
+            if state.results == "store":
+                details.update(stored)
         raise NexusError(
             "MapToleranceExceeded",
             f"{summary.failed} of {total} items failed (tolerated {job.tolerated}{stopped}); "
             f"{listed}",
             state.name,
-            {"failed": summary.failed, "total": total, "failures": summary.failures},
+            details,
         )
     if state.results == "collect":
         result: Any = summary.results
@@ -208,14 +234,10 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
                 state.name,
             )
     elif state.results == "store":
-        result = {
-            "store": state.result_store or DEFAULT_STORE,
-            "prefix": _prefix(job),
-            "parts": summary.parts,
-            "items": total,
-            "failed": summary.failed,
-            "failures": summary.failures,
-        }
+        result = {**stored, "items": total, "failed": summary.failed}
+        if job.ran_only:
+            result.update(counts)
+        result["failures"] = summary.failures
     else:
         result = {"items": total, "failed": summary.failed, "failures": summary.failures}
     return Outcome(store(state.name, result, state.output, state.assign, data, ctx), state.next)
@@ -429,14 +451,18 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
     if state.results == "collect":
         summary.results = results
     elif state.results == "store" and items:
+        request = StoreResults(
+            store=state.result_store or DEFAULT_STORE,
+            key=f"{_prefix(job)}/part-{job.start:010d}.jsonl",
+            start=job.start,
+            results=results,
+        )
+        if job.ran_only:  # no line for an item that never ran
+            request.results = [r for r, did in zip(results, ran, strict=True) if did]
+            request.indexes = [job.start + k for k, did in enumerate(ran) if did]
         await workflow.execute_activity(
             STORE_RESULTS,
-            StoreResults(
-                store=state.result_store or DEFAULT_STORE,
-                key=f"{_prefix(job)}/part-{job.start:010d}.jsonl",
-                start=job.start,
-                results=results,
-            ),
+            request,
             start_to_close_timeout=IO_TIMEOUT,
             retry_policy=IO_RETRY,
             summary=f"{state.name}: store results {job.start}..",
