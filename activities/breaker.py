@@ -237,6 +237,16 @@ def _rates(calls: Any) -> tuple[float, float]:
     return 100.0 * failed / total, 100.0 * slow / total
 
 
+@dataclass(frozen=True)
+class RealError:
+    """The last error a target's call itself ended with (not a breaker refusal): what the
+    refused last attempt of a call reports instead of ``CircuitOpen``."""
+
+    type: str
+    message: str
+    details: tuple[Any, ...] = ()
+
+
 _STATE_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -255,6 +265,7 @@ class BreakerRegistry:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._last_errors: dict[str, RealError] = {}
         self._lock = threading.Lock()
         self._clock = clock
         meter = meter or metrics.get_meter("nexus.breaker")
@@ -286,6 +297,16 @@ class BreakerRegistry:
         with self._lock:
             return self._breakers.get(target)
 
+    def failed(self, target: str, error: RealError) -> None:
+        """Remember the error a call of ``target`` itself ended with."""
+        with self._lock:
+            self._last_errors[target] = error
+
+    def last_error(self, target: str) -> RealError | None:
+        """The error ``target``'s last failed call ended with (None: none recorded)."""
+        with self._lock:
+            return self._last_errors.get(target)
+
     def rejected(self, target: str) -> None:
         self._rejected.add(1, {"target": strip_userinfo(target)})
 
@@ -313,4 +334,5 @@ __all__ = [
     "CircuitOpenError",
     "Outcome",
     "Permit",
+    "RealError",
 ]

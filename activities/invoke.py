@@ -6,7 +6,10 @@ and cloud credentials come from the worker's provider settings (:mod:`activities
 
 Every call goes through its target's circuit breaker (:mod:`activities.breaker`): while the
 breaker is open the activity fails at once with ``CircuitOpen`` (``next_retry_delay`` = the time
-until the breaker lets probes through), without calling the target.
+until the breaker lets probes through), without calling the target. On the last attempt of the
+retry policy no retry follows, so a refusal then fails with the target's last real error type
+(e.g. ``HttpError``, its details kept) and names the open breaker in the message; ``CircuitOpen``
+stays the type when the policy makes it non-retryable (a function with a fallback after it).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from activities.breaker import (
     BreakerSettings,
     CircuitOpenError,
     Outcome,
+    RealError,
 )
 from activities.config import ProvidersConfig
-from nexus_temporal.protocol import INVOKE_ACTIVITY, InvokeRequest
+from nexus_temporal.protocol import ATTEMPT_TIMED_OUT, INVOKE_ACTIVITY, InvokeRequest
 
 #: Scheme -> (module, provider class). Imported on first use, so a worker without a cloud SDK
 #: still serves python: and http(s):// targets.
@@ -64,6 +68,18 @@ def current_idempotency_key() -> str:
     """The idempotency key of the call being served (for ``python:`` functions): the same
     across retries of one logical call."""
     return _KEY.get()
+
+
+def _last_attempt() -> bool:
+    """Whether the attempt being served is its retry policy's last, with ``CircuitOpen``
+    retryable (a refusal then ends the call: no retry follows)."""
+    if not activity.in_activity():
+        return False
+    info = activity.info()
+    policy = info.retry_policy
+    if policy is None or CIRCUIT_OPEN in (policy.non_retryable_error_types or ()):
+        return False
+    return 0 < policy.maximum_attempts <= info.attempt
 
 
 class Provider(Protocol):
@@ -161,6 +177,15 @@ class Invoker:
             permit = breaker.acquire()
         except CircuitOpenError as exc:
             self.breakers.rejected(target)
+            last = self.breakers.last_error(target) if _last_attempt() else None
+            if last is not None:
+                raise ApplicationError(
+                    f"{last.message} (last error of the target; its circuit breaker is open, "
+                    "so this last attempt did not call it)",
+                    *last.details,
+                    type=last.type,
+                    non_retryable=True,
+                ) from None
             raise ApplicationError(
                 f"function '{request.function}': {exc}",
                 {"function": request.function, "retry_in": round(exc.retry_in, 3)},
@@ -177,15 +202,22 @@ class Invoker:
             # A non-retryable error says the request was wrong, not that the target is sick.
             outcome = Outcome.IGNORED if exc.non_retryable else Outcome.FAILURE
             error = exc
+            if outcome is Outcome.FAILURE:
+                real = RealError(exc.type or "Error", exc.message, tuple(exc.details or ()))
+                self.breakers.failed(target, real)
             raise
         except asyncio.CancelledError as exc:
             details = activity.cancellation_details() if activity.in_activity() else None
             timed_out = (details is not None and details.timed_out) or attempt_deadline_expired()
             outcome = Outcome.FAILURE if timed_out else Outcome.IGNORED
             error = exc
+            if timed_out:
+                real = RealError(ATTEMPT_TIMED_OUT, f"function '{request.function}' timed out")
+                self.breakers.failed(target, real)
             raise
         except Exception as exc:
             error = exc
+            self.breakers.failed(target, RealError(type(exc).__name__, str(exc)))
             raise
         finally:
             slow: bool | None = None
