@@ -68,21 +68,10 @@ async def connect(args: argparse.Namespace, *, codec_keys_first: bool = True) ->
     except Exception as exc:
         raise ConnectionError(
             f"cannot connect to Temporal at {settings.address} "
-            f"(namespace {settings.namespace}, {_address_source(args)}): "
+            f"(namespace {settings.namespace}, {settings.address_source}): "
             f"{connect_failure_reason(exc)}; is `nexus dev` (or a Temporal server) running "
-            "there? If not, point --address or TEMPORAL_ADDRESS at one"
+            "there? If not, point --address, TEMPORAL_ADDRESS or a --profile at one"
         ) from None
-
-
-def _address_source(args: argparse.Namespace) -> str:
-    """Where the address came from: the user then knows what to change."""
-    import os
-
-    if getattr(args, "address", None):
-        return "from --address"
-    if os.environ.get("TEMPORAL_ADDRESS"):
-        return "from TEMPORAL_ADDRESS"
-    return "the default address"
 
 
 class _DropSdkCoreCodes:
