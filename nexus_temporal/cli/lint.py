@@ -1,7 +1,8 @@
 """``nexus lint``: check definitions against policy rules (docs/policies.md).
 
-Exit codes: 0 no error-severity violation; 1 at least one; 2 a usage error, an invalid
-definition or an invalid policy file.
+Exit codes: 0 no violation at the ``--fail-on`` severity or above (default ``error``:
+warnings are printed, and pass); 1 at least one; 2 a usage error, an invalid definition or an
+invalid policy file. ``--format sarif`` prints SARIF 2.1.0 (GitHub code scanning).
 """
 
 from __future__ import annotations
@@ -30,7 +31,23 @@ def register(subparsers: Any) -> None:
         help="a policy file, repeatable; 'default' names the built-in rules "
         "(used when no --policy is given)",
     )
-    p.add_argument("--json", action="store_true", help="print violations as JSON")
+    p.add_argument(
+        "--format",
+        "-f",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text for people, json, or sarif (SARIF 2.1.0, for GitHub code scanning) [text]",
+    )
+    p.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="--format json"
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=("warning", "error"),
+        default="error",
+        help="exit 1 when a violation of this severity or above is found; 'warning' gates CI "
+        "on warnings too [error]",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -48,7 +65,9 @@ def handle(args: argparse.Namespace) -> int:
         except DefinitionError as exc:  # a rule that cannot be evaluated, located at the rule
             issues.extend(exc.issues)
     errors = sum(1 for v in violations if v.is_error)
-    if args.json:
+    if args.format == "sarif":
+        print(json.dumps(sarif(violations, issues, policies), indent=2))
+    elif args.format == "json":
         print(
             json.dumps(
                 {
@@ -73,7 +92,107 @@ def handle(args: argparse.Namespace) -> int:
         )
     if issues:
         return EXIT_USAGE
-    return EXIT_FAILED if errors else EXIT_OK
+    failing = errors if args.fail_on == "error" else len(violations)
+    return EXIT_FAILED if failing else EXIT_OK
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+#: The ruleId of a definition that does not compile (located like a violation).
+INVALID_DEFINITION = "nexus/invalid-definition"
+
+
+def sarif(violations: list[Any], issues: list[Any], policies: list[Any]) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one run: a result per violation (ruleId the rule's id, level its
+    severity) and per definition issue (ruleId :data:`INVALID_DEFINITION`, level error), each
+    located (artifactLocation uri relative to the working directory, region startLine and
+    startColumn when known); the rules of every policy in ``tool.driver.rules``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tool_version = version("nexus-temporal")
+    except PackageNotFoundError:
+        tool_version = "0"
+    rules: dict[str, dict[str, Any]] = {}
+    for policy in policies:
+        for rule in policy.rules:
+            rules.setdefault(
+                rule.id,
+                {
+                    "id": rule.id,
+                    "shortDescription": {"text": rule.message},
+                    "defaultConfiguration": {"level": _level(rule.severity)},
+                    "properties": {"policy": _uri(policy.file), "rule": rule.rule},
+                },
+            )
+    results = [_result(v.rule, _level(v.severity), _text(v), v.location) for v in violations] + [
+        _result(INVALID_DEFINITION, "error", i.message, i.location) for i in issues
+    ]
+    if issues:
+        rules.setdefault(
+            INVALID_DEFINITION,
+            {
+                "id": INVALID_DEFINITION,
+                "shortDescription": {"text": "the definition does not compile"},
+                "defaultConfiguration": {"level": "error"},
+            },
+        )
+    index = {rule_id: i for i, rule_id in enumerate(rules)}
+    for result in results:
+        result["ruleIndex"] = index[result["ruleId"]]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "nexus lint",
+                        "version": tool_version,
+                        "rules": list(rules.values()),
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+
+
+def _level(severity: str) -> str:
+    return "error" if severity == "error" else "warning"
+
+
+def _text(v: Any) -> str:
+    where = f" (state '{v.state}')" if v.state else ""
+    where = where or (f" (function '{v.function}')" if v.function else "")
+    return f"{v.message}{where}"
+
+
+def _result(rule_id: str, level: str, message: str, location: Any) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(location.file)}}
+    if location.line:
+        physical["region"] = {
+            "startLine": location.line,
+            "startColumn": max(location.column, 1),
+        }
+    return {
+        "ruleId": rule_id,
+        "level": level,
+        "message": {"text": message},
+        "locations": [{"physicalLocation": physical}],
+    }
+
+
+def _uri(file: str) -> str:
+    """Relative to the working directory (the repository root in CI), as code scanning wants;
+    a file elsewhere as a file: URI."""
+    from pathlib import Path
+
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.resolve().as_uri() if path.is_absolute() or path.exists() else file
 
 
 def _json(v: Any) -> dict[str, Any]:
