@@ -64,9 +64,11 @@ def attempt_deadline_expired() -> bool:
     return deadline is not None and deadline.expired()
 
 
-def current_idempotency_key() -> str:
-    """The idempotency key of the call being served (for ``python:`` functions): the same
-    across retries of one logical call."""
+def idempotency_key() -> str:
+    """The stable idempotency key of the call being served (``<workflow id>/<state>/<n>``,
+    for map items ``<root workflow id>/<state>/<index>``): the same on every retry, after a
+    worker crash and on replay. Use it to make side effects happen once. Public as
+    ``nexus_temporal.idempotency_key()``."""
     return _KEY.get()
 
 

@@ -17,17 +17,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.config import ProvidersConfig
-from activities.invoke import InvokeRequest, current_idempotency_key
+from activities.invoke import InvokeRequest, idempotency_key
 from nexus_temporal.dsl.errors import did_you_mean
 
 _REGISTERED: dict[str, Callable[..., Any]] = {}
-
-
-def idempotency_key() -> str:
-    """The stable idempotency key of the call being served (``<workflow id>/<state>/<n>``,
-    for map items ``<root workflow id>/<state>/<index>``): the same on every retry, after a
-    worker crash and on replay. Use it to make side effects happen once."""
-    return current_idempotency_key()
 
 
 def function(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -110,3 +103,14 @@ def as_activity(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     run.__name__ = f"nexus_function_{name}"
     return activity.defn(name=name)(run)
+
+
+__all__ = [
+    "PythonProvider",
+    "as_activity",
+    "function",
+    "idempotency_key",
+    "registered_functions",
+    "resolve",
+    "run_function",
+]

@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
-from activities.invoke import current_idempotency_key
+from nexus_temporal import idempotency_key
 
 #: (function, idempotency key, payload) in call order.
 LEDGER: list[tuple[str, str, Any]] = []
@@ -18,7 +18,7 @@ _lock = threading.Lock()
 
 def _log(fn: str, payload: Any) -> None:
     with _lock:
-        LEDGER.append((fn, current_idempotency_key(), payload))
+        LEDGER.append((fn, idempotency_key(), payload))
 
 
 async def charge_then_hang(payload: Any) -> Any:
