@@ -20,7 +20,7 @@ import dataclasses
 import json
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,15 +123,20 @@ def example_emulators(folder: Path) -> Iterator[RunningEmulators | None]:
         yield running
 
 
-def merged_spec(root: Path) -> dict[str, Any]:
-    """The ``emulators`` of every ``example.json`` under ``root``, merged into one spec
-    (GCP sources made absolute), so one worker serving all examples gets one set."""
-    merged: dict[str, Any] = {}
-    for spec_file in sorted(root.rglob("example.json")):
-        spec = json.loads(spec_file.read_text()).get("emulators") or {}
+def merge_specs(spec_files: Iterable[Path]) -> dict[str, tuple[dict[str, Any], list[Path]]]:
+    """The ``emulators`` the given ``example.json`` files declare, merged by cloud (GCP sources
+    made absolute): ``{cloud: (spec, the files declaring it)}``. Raises ``ValueError`` naming
+    a file that cannot be read."""
+    merged: dict[str, tuple[dict[str, Any], list[Path]]] = {}
+    for spec_file in spec_files:
+        try:
+            spec = json.loads(spec_file.read_text()).get("emulators") or {}
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{spec_file}: cannot read its 'emulators': {exc}") from None
         for cloud, conf in spec.items():
-            into = merged.setdefault(cloud, {})
-            for key, value in conf.items():
+            into, files = merged.setdefault(cloud, ({}, []))
+            files.append(spec_file)
+            for key, value in (conf or {}).items():
                 if key == "functions" and cloud == "gcp-function":
                     value = {
                         name: str((spec_file.parent / ref.rpartition(":")[0]).resolve())
@@ -144,6 +149,14 @@ def merged_spec(root: Path) -> dict[str, Any]:
                 else:
                     into[key] = value
     return merged
+
+
+def merged_spec(root: Path) -> dict[str, Any]:
+    """The ``emulators`` of every ``example.json`` under ``root``, merged into one spec, so one
+    worker serving all examples gets one set."""
+    return {
+        cloud: spec for cloud, (spec, _) in merge_specs(sorted(root.rglob("example.json"))).items()
+    }
 
 
 @contextmanager

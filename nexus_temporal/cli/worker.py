@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 import signal
 import sys
@@ -234,35 +233,15 @@ def servable(config: WorkerConfig, registry: Registry, *, skip: bool) -> Registr
 
 def declared_emulators(definitions: list[Path]) -> dict[str, tuple[dict[str, Any], list[Path]]]:
     """The ``emulators`` the ``example.json`` beside each definition declares, merged by cloud
-    (GCP sources made absolute): ``{cloud: (spec, the example.json files declaring it)}``."""
+    (:func:`activities.emulators.harness.merge_specs`)."""
+    from activities.emulators.harness import merge_specs
     from nexus_temporal.registry import definition_files
 
-    merged: dict[str, tuple[dict[str, Any], list[Path]]] = {}
     folders = sorted({f.resolve().parent for f in definition_files(definitions)})
-    for folder in folders:
-        spec_file = folder / "example.json"
-        if not spec_file.is_file():
-            continue
-        try:
-            spec = json.loads(spec_file.read_text()).get("emulators") or {}
-        except (OSError, ValueError, AttributeError) as exc:
-            raise UsageError(f"{spec_file}: cannot read its 'emulators': {exc}") from None
-        for cloud, conf in spec.items():
-            into, files = merged.setdefault(cloud, ({}, []))
-            files.append(spec_file)
-            for key, value in (conf or {}).items():
-                if key == "functions" and cloud == "gcp-function":
-                    value = {
-                        name: str((folder / ref.rpartition(":")[0]).resolve())
-                        + ":"
-                        + ref.rpartition(":")[2]
-                        for name, ref in value.items()
-                    }
-                if isinstance(value, dict):
-                    into.setdefault(key, {}).update(value)
-                else:
-                    into[key] = value
-    return merged
+    try:
+        return merge_specs(f / "example.json" for f in folders if (f / "example.json").is_file())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def start_declared_emulators(
