@@ -23,6 +23,8 @@ from typing import Any, Literal
 import yaml
 
 PROVIDERS_FILE_ENV = "NEXUS_PROVIDERS_FILE"
+#: Cloud URI scheme -> the section of the providers file (and of ProvidersConfig) configuring it.
+PROVIDER_SECTIONS = {"aws-lambda": "aws", "azure-function": "azure", "gcp-function": "gcp"}
 
 AzureAuth = Literal["aad", "key", "none"]
 GcpAuth = Literal["id-token", "none"]
@@ -245,6 +247,7 @@ def _section(kind: type[Any], raw: dict[str, Any], name: str, env: Mapping[str, 
 
 __all__ = [
     "PROVIDERS_FILE_ENV",
+    "PROVIDER_SECTIONS",
     "AwsSettings",
     "AzureAppSettings",
     "AzureSettings",

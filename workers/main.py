@@ -14,6 +14,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.config import PROVIDER_SECTIONS
 from activities.http import HttpProvider
 from activities.invoke import Invoker
 from activities.items import ItemAccess, item_activities
@@ -31,7 +32,7 @@ from workers.logs import install_failure_log_filters
 from workers.resilience import AdaptiveRetryInterceptor, ResilienceSettings
 
 log = logging.getLogger("nexus.worker")
-CLOUD_SCHEMES = ("aws-lambda", "azure-function", "gcp-function")
+CLOUD_SCHEMES = tuple(PROVIDER_SECTIONS)
 
 
 def import_functions(definitions: Sequence[Path], modules: Sequence[str]) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from activities.config import PROVIDER_SECTIONS
 from nexus_temporal.cli._common import output_flag
 from nexus_temporal.cli._errors import EXIT_OK, EXIT_USAGE
 
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from activities.config import ProvidersConfig
     from nexus_temporal.dsl.errors import DefinitionIssue, Location
     from nexus_temporal.dsl.plan import Plan
-
-CLOUD_PROVIDERS = {"aws-lambda": "aws", "azure-function": "azure", "gcp-function": "gcp"}
 
 
 @dataclass(frozen=True)
@@ -149,9 +148,9 @@ def check_targets(
                             code=Code.FUNCTION_NOT_FOUND,
                         )
                     )
-            elif scheme in CLOUD_PROVIDERS and providers is not None:
+            elif scheme in PROVIDER_SECTIONS and providers is not None:
                 seen.add(target.uri)
-                provider = CLOUD_PROVIDERS[scheme]
+                provider = PROVIDER_SECTIONS[scheme]
                 if not providers.configured(provider):
                     warnings.append(
                         Warning_(

@@ -23,6 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from activities.config import PROVIDER_SECTIONS
 from nexus_temporal.cli._common import connect, connection_flags
 from nexus_temporal.cli._errors import EXIT_OK, UsageError
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from workers.config import WorkerConfig
 
 #: The emulator of each cloud scheme (``example.json`` ``emulators`` keys) and its provider.
-EMULATED = {"aws-lambda": "aws", "azure-function": "azure", "gcp-function": "gcp"}
 
 
 class Server(Protocol):
@@ -254,7 +254,7 @@ def start_declared_emulators(
     wanted = {
         cloud: spec
         for cloud, (spec, _) in declared.items()
-        if cloud in EMULATED and not configured.configured(EMULATED[cloud])
+        if cloud in PROVIDER_SECTIONS and not configured.configured(PROVIDER_SECTIONS[cloud])
     }
     if not wanted:
         return configured
@@ -272,5 +272,6 @@ def start_declared_emulators(
         )
         print(f"emulator {name} started at {emulator.url} (declared by {files})", flush=True)
     return dataclasses.replace(
-        configured, **{EMULATED[c]: getattr(running.providers, EMULATED[c]) for c in wanted}
+        configured,
+        **{PROVIDER_SECTIONS[c]: getattr(running.providers, PROVIDER_SECTIONS[c]) for c in wanted},
     )
