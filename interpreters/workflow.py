@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from interpreters.context import RunContext
 from interpreters.errors import NexusError, matches
+from interpreters.redrive import EARLIER, earlier_compensations, rerun_source
 from interpreters.states import HANDLERS
 from interpreters.states.data import check_output_size
 from interpreters.states.map import MapJob, run_range, source_of
@@ -190,11 +191,23 @@ class NexusWorkflow:
         if workflow.info().workflow_type == SHARD_TYPE:
             return await self._run_shard(binding, data)
         carry = _carry(data)
+        rerun = await rerun_source(data) if carry is None else None
         if carry is not None:
             pin = _carried_pin(carry)
+        elif rerun is not None:
+            pin = await self._resolve(f"{rerun.pin['name']}@{rerun.pin['version']}")
+            if pin.hash != rerun.pin["hash"]:
+                raise ApplicationError(
+                    f"cannot rerun: '{pin.name}@{pin.version}' now has other content than the "
+                    "source execution ran",
+                    type="RerunRefused",
+                    non_retryable=True,
+                )
         else:
             pin = await self._resolve(workflow.info().workflow_type)
         plan = _plan(binding.registry, pin.hash, f"'{pin.name}@{pin.version}'")
+        if rerun is not None:
+            data = rerun.input  # the source's input as given
         raw_input, wrapped = data, carry is None and not isinstance(data, dict)
         if wrapped:
             data = {"input": data}
@@ -212,7 +225,9 @@ class NexusWorkflow:
         start = plan.root.start
         if carry is not None:
             data, start = _restore(ctx, carry)
-        elif binding.search_attributes:
+        elif rerun is not None:
+            data, start = rerun.data, rerun.state
+        if carry is None and binding.search_attributes:
             workflow.upsert_search_attributes(
                 [SA_DEFINITION.value_set(plan.name), SA_VERSION.value_set(plan.version)]
             )
@@ -290,6 +305,7 @@ class NexusWorkflow:
             ctx.current.append(name)
             ctx.trail.append(name)
             self._entered(ctx, name)
+            self._reached(scope, name, data)
             try:
                 with observe_state(ctx, scope.id, state):
                     outcome = await HANDLERS[state.type](state, data, ctx)
@@ -328,14 +344,23 @@ class NexusWorkflow:
             workflow.upsert_search_attributes([SA_STATE.value_set(name)])
         self._details(f"**State:** `{name}`  \n**Done:** {len(ctx.done)} states")
 
+    def _reached(self, scope: Scope, name: str, data: Any) -> None:
+        """A state is entered with ``data`` (nothing here; ``nexus rerun``'s replay reads it)."""
+
     def _details(self, text: str) -> None:
         workflow.set_current_details(text)
 
     async def _compensate(self, ctx: RunContext, err: NexusError) -> None:
         failed: list[str] = []
+        # A redriven run: what its earlier runs undid is not undone twice (interpreters/redrive.py).
+        earlier = await earlier_compensations() if ctx.compensations else set()
         while ctx.compensations:
             comp = ctx.compensations.pop()
             record: dict[str, Any] = {"state": comp.state, "action": comp.action}
+            if comp.key in earlier:
+                record["status"] = EARLIER
+                ctx.compensation_results.append(record)
+                continue
             self._details(f"**Compensating** `{comp.state}` with `{comp.action}`")
             try:
                 await run_compensation(ctx, comp, f"compensate {comp.state}")

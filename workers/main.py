@@ -28,6 +28,7 @@ from nexus_temporal.dsl.schema import MapState, TaskState, WorkflowState
 from nexus_temporal.registry import Registry, UnknownDefinition, definition_files, load_registry
 from workers.config import WorkerConfig
 from workers.interceptors import FailureLog, PayloadGuard
+from workers.lineage import redrive_activities
 from workers.logs import install_failure_log_filters
 from workers.resilience import AdaptiveRetryInterceptor, ResilienceSettings
 
@@ -238,6 +239,7 @@ def build_worker(
         invoker.invoke,
         make_resolve_activity(registry),
         *item_activities(item_access(registry)),
+        *redrive_activities(client, registry),
         *extra_activities,
     ]
     activities += [as_activity(name, fn) for name, fn in functions.items()]

@@ -29,6 +29,7 @@ from temporalio.workflow import ParentClosePolicy
 from interpreters.concurrency import gather_or_raise
 from interpreters.context import Outcome, PendingCompensation, RunContext
 from interpreters.errors import NexusError, from_temporal
+from interpreters.redrive import earlier_map_units, earlier_slice
 from interpreters.states.data import evaluate, evaluate_bound, store
 from interpreters.states.task import call_action
 from nexus_temporal.dsl.compiler import tolerated
@@ -89,6 +90,9 @@ class MapJob:
     #: Part files hold only the items that ran (False for maps started before that: a line
     #: per item, ``null`` for items that never ran).
     ran_only: bool = False
+    #: Redrive: ``{unit start index: result}`` of the units an earlier run completed (read by
+    #: the worker from that run's history, interpreters/redrive.py); they are not run again.
+    prior: dict[str, Any] | None = None
 
 
 @dataclass
@@ -162,7 +166,9 @@ async def run(state: MapState, data: Any, ctx: RunContext) -> Outcome:
             summary=f"{state.name}: count items",
             result_type=int,
         )
+    prior = await earlier_map_units(state.name, ctx.visits.get(state.name, 1))
     job = MapJob(
+        prior=prior or None,
         safe_prefix=workflow.patched(SAFE_PREFIX_PATCH),
         ran_only=workflow.patched(RAN_ONLY_PATCH),
         pin=ctx.plan.hash,
@@ -297,6 +303,7 @@ async def _fan_out(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
                     "items": None
                     if job.items is None
                     else job.items[start - job.start : end - job.start],
+                    "prior": earlier_slice(job.prior, start, end),
                 }
             )
             visit = f"/{job.visit}" if job.visit > 1 else ""
@@ -380,21 +387,29 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
                 out = [await ctx.walk(scope, item_data)]
             else:
                 assert state.action is not None
-                res = await call_action(
-                    ctx,
-                    state=state.name,
-                    action=state.action,
-                    payload=payload,
-                    retry=state.retry if isinstance(state.retry, RetrySpec) else RetrySpec(),
-                    timeout=state.timeout,
-                    schedule_to_close=None,
-                    heartbeat=None,
-                    task_queue=state.task_queue,
-                    # No per-item summary: it is a payload per item in history (measured ~10%
-                    # of fan-out throughput); the shard's summary names the state and range.
-                    summary=None,
-                    key=key,
-                    express=state.mode == "express",
+                earlier = (job.prior or {}).get(str(index), _NOT_RUN)
+                if earlier is not _NOT_RUN and state.batch_item_errors and batch > 1:
+                    if not isinstance(earlier, list) or any(_marked(r, state) for r in earlier):
+                        earlier = _NOT_RUN  # a batch with failed items runs again
+                res = (
+                    earlier
+                    if earlier is not _NOT_RUN
+                    else await call_action(
+                        ctx,
+                        state=state.name,
+                        action=state.action,
+                        payload=payload,
+                        retry=state.retry if isinstance(state.retry, RetrySpec) else RetrySpec(),
+                        timeout=state.timeout,
+                        schedule_to_close=None,
+                        heartbeat=None,
+                        task_queue=state.task_queue,
+                        # No per-item summary: it is a payload per item in history (measured ~10%
+                        # of fan-out throughput); the shard's summary names the state and range.
+                        summary=None,
+                        key=key,
+                        express=state.mode == "express",
+                    )
                 )
                 if batch == 1:
                     out = [res]
@@ -476,6 +491,8 @@ async def _run_here(state: MapState, job: MapJob, ctx: RunContext) -> Summary:
     return summary
 
 
+#: Not in ``MapJob.prior``: the unit runs.
+_NOT_RUN = object()
 #: The key of an item's error in a batch result (``batch_item_errors: true``).
 ITEM_ERROR = "__nexus_item_error__"
 
