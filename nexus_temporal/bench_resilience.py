@@ -65,6 +65,51 @@ def benchmark(
     }
 
 
+def benchmark_real(
+    seeds: int, *, jobs: int = 4, address: str | None = None, trace_dir: str | None = None
+) -> dict[str, Any]:
+    """The real-system report (``--real``): the matrix and ablation on a dev server, each cell
+    with the simulator's prediction and the difference, and the targets judged on it."""
+    from nexus_temporal.resilience.e2e import REAL_SCENARIOS, REAL_WORKLOAD, run_real
+    from nexus_temporal.resilience.matrix import judge, scoring_overhead
+
+    t0 = time.perf_counter()
+    real = run_real(seeds, jobs=jobs, address=address, trace_dir=trace_dir)
+    main = [c for c in real["cells"] if not c["ablation"]]
+    return {
+        "bench": "resilience",
+        "mode": "real",
+        "seeds": seeds,
+        "workload": real["workload"],
+        "mttr_cap": REAL_WORKLOAD.horizon - real["workload"]["onset"],
+        "cells": real["cells"],
+        "targets": judge(main, list(REAL_SCENARIOS)),
+        "scoring_overhead": scoring_overhead(),
+        "jobs": jobs,
+        "load_before": [round(x, 2) for x in real["load_before"]],
+        "trace_dir": real["trace_dir"],
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def sim_vs_real(report: dict[str, Any]) -> str:
+    """The real cells beside the simulator's prediction, as a Markdown table."""
+    lines = [
+        "| scenario | policy | completion real / sim (Δ pp) | amplification real / sim (Δ) "
+        "| MTTR s real / sim |",
+        "|---|---|---|---|---|",
+    ]
+    for c in report["cells"]:
+        sim, d = c["sim"], c["diff"]
+        lines.append(
+            f"| {c['scenario']} | {c['policy']} | {_fmt(c['completion'], pct=True)} / "
+            f"{_fmt(sim['completion'], pct=True)} ({d['completion_pp']}) "
+            f"| {_fmt(c['amplification'])} / {_fmt(sim['amplification'])} ({d['amplification']}) "
+            f"| {_fmt(dict(c['mttr_s']), 0, inf=True)} / {_fmt(dict(sim['mttr_s']), 0, inf=True)} |"
+        )
+    return "\n".join(lines)
+
+
 def _fmt(m: dict[str, Any], digits: int = 2, pct: bool = False, inf: bool = False) -> str:
     def one(v: Any) -> str:
         if v is None:
@@ -104,6 +149,8 @@ def render(report: dict[str, Any]) -> str:
         f"scoring overhead: median {o['median_us']} µs, p99 {o['p99_us']} µs per attempt "
         f"({'met' if o['met'] else 'NOT met'}: < {o['target_median_us']} µs)"
     )
+    if report.get("mode") == "real":
+        out.append(sim_vs_real(report))
     if report.get("e2e"):
         out.append("e2e vs simulator:")
         for row in report["e2e"]["cells"]:

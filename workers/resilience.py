@@ -31,7 +31,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,6 +62,7 @@ from workers.resilience_settings import (
     TIMEOUT_TYPES,
     DecisionRecord,
     ResilienceSettings,
+    TraceWriter,
 )
 
 __all__ = [
@@ -137,6 +138,7 @@ class AdaptiveRetryInterceptor(Interceptor):
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.trace = TraceWriter(s.trace_file) if s.trace_file else None
         self._instrument(meter or metrics.get_meter("nexus.resilience"))
         if invoker is not None:
             invoker.stress = self.stressed
@@ -228,6 +230,8 @@ class AdaptiveRetryInterceptor(Interceptor):
     def close(self) -> None:
         """Stop the background refit thread (it also ends when the interceptor is collected)."""
         self._stop.set()
+        if self.trace is not None:
+            self.trace.close()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=5)
@@ -261,6 +265,8 @@ class AdaptiveRetryInterceptor(Interceptor):
         now = self.clock()
         with self._lock:
             self._inflight[call.target] = max(self._inflight.get(call.target, 1) - 1, 0)
+        call.extra["outcome"] = outcome.value if outcome is not None else "not-scored"
+        call.extra["latency"] = now - call.started
         if outcome is not None:
             self.scorer.record(
                 Attempt(
@@ -323,7 +329,10 @@ class AdaptiveRetryInterceptor(Interceptor):
         now = self.clock()
         sc: Score = call.extra.get("score") or self.scorer.score(call.target, now)
         ctx = self.retry_context(call, retry_after)
-        decision = choose_delay(sc, ctx, self.rng)
+        if self.settings.delays == "static":  # ablation: budget and breaker, static delays
+            decision = static_delay(ctx)
+        else:
+            decision = choose_delay(sc, ctx, self.rng)
         if decision.delay is not None and not self.budget.try_spend(call.target, now):
             decision = Decision(None, "budget-exhausted")
         call.extra["static"] = static_delay(ctx).delay
@@ -334,6 +343,59 @@ class AdaptiveRetryInterceptor(Interceptor):
                 self.scorer.caution(downstream, level, now + duration)
         self._note(call, error_type, decision, sc, now)
         return decision
+
+    def decide_refused(self, call: _Call, retry_in: float | None) -> Decision:
+        """The delay after a ``CircuitOpen`` refusal: the breaker's remaining open time plus
+        :func:`choose_delay`'s jitter (rule 2), so the calls waiting on the breaker do not all
+        arrive at the instant it half-opens. No budget is spent: the target was not called."""
+        now = self.clock()
+        sc: Score = call.extra.get("score") or self.scorer.score(call.target, now)
+        ctx = replace(self.retry_context(call, None), breaker_remaining=retry_in or 0.001)
+        if self.settings.delays == "static":
+            decision = static_delay(replace(ctx, retry_after=ctx.breaker_remaining))
+        else:
+            decision = choose_delay(sc, ctx, self.rng)
+        self._note(call, CIRCUIT_OPEN, decision, sc, now)
+        return decision
+
+    def trace_attempt(self, call: _Call) -> None:
+        """Append the attempt's record to the trace file (``ResilienceSettings.trace_file``)."""
+        if self.trace is None:
+            return
+        now = self.clock()
+        sc: Score | None = call.extra.get("score")
+        snap = self.budget.snapshot(call.target, now)
+        decision: Decision | None = call.extra.get("decision")
+        breaker = self.invoker.breakers.find(call.target) if self.invoker is not None else None
+        self.trace.write(
+            {
+                "at": round(now, 4),
+                "wall": round(self.wall(), 4),
+                "target": call.target,
+                "function": call.function,
+                "workflow_id": call.info.workflow_id,
+                "attempt": call.info.attempt,
+                "policy": call.policy,
+                "outcome": call.extra.get("outcome"),
+                "error_type": call.extra.get("error_type"),
+                "latency": round(call.extra.get("latency", 0.0), 4),
+                "concurrency": call.concurrency,
+                "score": round(sc.value, 4) if sc is not None else None,
+                "stress": round(sc.stress, 4) if sc is not None else None,
+                "degraded": sc.degraded if sc is not None else None,
+                "forest": sc.forest if sc is not None else None,
+                "reason": decision.reason if decision is not None else None,
+                "delay": decision.delay if decision is not None else None,
+                "static_delay": call.extra.get("static"),
+                "budget": {
+                    "calls": snap.calls,
+                    "retries": snap.retries,
+                    "successes": snap.successes,
+                    "allowed": round(snap.allowed, 3),
+                },
+                "breaker": breaker.state.value if breaker is not None else None,
+            }
+        )
 
     def _note(
         self, call: _Call, error_type: str, decision: Decision, sc: Score, now: float
@@ -363,7 +425,9 @@ class AdaptiveRetryInterceptor(Interceptor):
         call.extra["decision"] = decision
 
     def annotate(self, call: _Call) -> None:
-        """Set the attempt's score, decision, budget and breaker on the current span."""
+        """Set the attempt's score, decision, budget and breaker on the current span (and
+        write its trace record)."""
+        self.trace_attempt(call)
         span = trace.get_current_span()
         if not span.is_recording():
             return
@@ -473,6 +537,7 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
             timed_out = details is not None and details.timed_out
             # A timed-out attempt's retry is the server's: only its score is ours.
             root.end(call, Outcome.TIMEOUT if timed_out else None)
+            root.annotate(call)
             raise
         except Exception as exc:
             error = self._failed(call, exc)
@@ -506,6 +571,7 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
     def _failed(self, call: _Call, exc: Exception) -> BaseException:
         root = self.root
         error_type, outcome, retry_after = _classify(exc)
+        call.extra["error_type"] = error_type
         policy = call.info.retry_policy
         non_retryable = (isinstance(exc, ApplicationError) and exc.non_retryable) or (
             policy is not None and error_type in (policy.non_retryable_error_types or ())
@@ -513,6 +579,24 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
         if error_type == CIRCUIT_OPEN or non_retryable:
             # Refused without a call, or the request was wrong: the target's health is unknown.
             root.end(call, None)
+            last = policy is not None and 0 < policy.maximum_attempts <= call.info.attempt
+            if (
+                error_type == CIRCUIT_OPEN
+                and not non_retryable
+                and call.policy == ADAPTIVE
+                and not last
+            ):
+                # The breaker's wait with rule 2's jitter (the server would retry every
+                # waiting call at the same instant), within the deadline; no budget spent.
+                decision = root.decide_refused(call, retry_after)
+                root.annotate(call)
+                if decision.delay is None:
+                    return _rebuild(exc, error_type, non_retryable=True)
+                return _rebuild(
+                    exc,
+                    error_type,
+                    next_retry_delay=timedelta(seconds=max(decision.delay, MIN_DELAY)),
+                )
             root.annotate(call)
             return exc
         root.end(call, outcome, retry_after)

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 from dataclasses import dataclass
+from typing import Any, TextIO
 
 from nexus_temporal.protocol import ATTEMPT_TIMED_OUT
 
@@ -51,14 +54,24 @@ class ResilienceSettings:
     window: int = 50
     refit_interval: float = 5.0
     seed: int | None = None
+    #: A JSONL file that gets one record per measured attempt (score, delay, budget, breaker,
+    #: outcome) for diagnostics and the real benchmark; None: no record (never in history).
+    trace_file: str | None = None
+    #: ``"adaptive"``: retry delays from the anomaly score (``choose_delay``); ``"static"``:
+    #: Temporal's schedule (``static_delay``) with the retry budget and breaker kept (ablation).
+    delays: str = "adaptive"
 
     @classmethod
     def from_env(cls) -> ResilienceSettings:
         """Settings from ``NEXUS_RETRY_BUDGET_RATIO``, ``NEXUS_RETRY_BUDGET_FLOOR``,
         ``NEXUS_RETRY_BUDGET_WINDOW``, ``NEXUS_RETRY_BUDGET_EARN`` and
-        ``NEXUS_RETRY_REFIT_INTERVAL`` (else the defaults)."""
+        ``NEXUS_RETRY_REFIT_INTERVAL``, ``NEXUS_RETRY_TRACE`` and ``NEXUS_RETRY_DELAYS``
+        (else the defaults)."""
         d = cls()
+        delays = os.environ.get("NEXUS_RETRY_DELAYS", d.delays)
         return cls(
+            trace_file=os.environ.get("NEXUS_RETRY_TRACE") or None,
+            delays=delays if delays in ("adaptive", "static") else d.delays,
             budget_ratio=_env_float("NEXUS_RETRY_BUDGET_RATIO", d.budget_ratio),
             budget_floor=int(_env_float("NEXUS_RETRY_BUDGET_FLOOR", d.budget_floor)),
             budget_window=_env_float("NEXUS_RETRY_BUDGET_WINDOW", d.budget_window),
@@ -85,3 +98,26 @@ class DecisionRecord:
     #: The jitter envelope the delay was drawn under, and Temporal's static delay here.
     cap: float | None = None
     static: float | None = None
+
+
+class TraceWriter:
+    """Appends one JSON line per attempt to ``path`` (thread-safe, flushed per line)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._file: TextIO | None = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":"), default=str)
+        with self._lock:
+            if self._file is None:
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

@@ -96,11 +96,16 @@ def _register_resilience(subparsers: Any) -> None:
         help="a retry that finds the budget spent waits for it instead of failing the call",
     )
     b.add_argument(
+        "--real",
         "--e2e",
+        dest="real",
         action="store_true",
-        help="also run brownout and transient-20, static vs adaptive, on a private dev server",
+        help="the matrix (6 scenarios x static, adaptive, adaptive-fallback, and the ablation) "
+        "on a private dev server instead of the simulator; about 15 minutes",
     )
-    b.add_argument("--address", help="--e2e: use this server instead of starting one")
+    b.add_argument("--real-jobs", type=int, default=4, help="--real: cells at once [4]")
+    b.add_argument("--trace-dir", help="--real: keep the per-attempt JSONL traces here")
+    b.add_argument("--address", help="--real: use this server instead of starting one")
     b.set_defaults(handler=handle_resilience)
 
 
@@ -122,13 +127,28 @@ def handle_resilience(args: argparse.Namespace) -> int:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise UsageError(f"unknown {kind} {', '.join(unknown)} (known: {', '.join(known)})")
-    if args.address and not args.e2e:  # else it would be ignored, after minutes of simulation
-        raise UsageError("--address is for --e2e only (the simulator needs no server)")
+    if (args.address or args.trace_dir) and not args.real:  # else silently ignored
+        raise UsageError("--address and --trace-dir are for --real only")
+    if args.real_jobs < 1:
+        raise UsageError("--real-jobs must be at least 1")
     seeds = args.seeds if args.seeds is not None else (3 if args.quick else 5)
     if seeds < 1:
         raise UsageError("--seeds must be at least 1")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.real:
+        from nexus_temporal.bench_resilience import benchmark_real
+
+        report = benchmark_real(
+            args.seeds or 2, jobs=args.real_jobs, address=args.address, trace_dir=args.trace_dir
+        )
+        if args.chart:
+            from nexus_temporal.resilience.chart import bench_chart
+
+            bench_chart(report, args.chart)
+            report["chart"] = args.chart
+        print(json.dumps(report, indent=2) if args.json else render(report))
+        return EXIT_OK
     report = benchmark(
         scenarios,
         policies,
@@ -139,10 +159,6 @@ def handle_resilience(args: argparse.Namespace) -> int:
         compensate_uncertain=args.compensate_uncertain,
         budget_mode="wait" if args.budget_wait else "drop",
     )
-    if args.e2e:
-        from nexus_temporal.resilience.e2e import run_e2e
-
-        report["e2e"] = asyncio.run(run_e2e(address=args.address))
     if args.chart:
         from nexus_temporal.resilience.chart import bench_chart
 

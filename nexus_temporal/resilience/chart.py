@@ -30,7 +30,7 @@ def bench_chart(report: dict[str, Any], path: str | Path) -> None:
     cells = report["cells"]
     scenarios = list(dict.fromkeys(c["scenario"] for c in cells))
     policies = list(dict.fromkeys(c["policy"] for c in cells))
-    cap = report["simulator"]["workload"]["horizon"] - 60.0
+    cap = report.get("mttr_cap") or report["simulator"]["workload"]["horizon"] - 60.0
     metrics = (
         ("completion", "completion rate", 1.0),
         ("amplification", "invocations per logical call", None),
@@ -42,7 +42,10 @@ def bench_chart(report: dict[str, Any], path: str | Path) -> None:
         for i, policy in enumerate(policies):
             xs, ys, lo, hi = [], [], [], []
             for j, scenario in enumerate(scenarios):
-                cell = next(c for c in cells if c["scenario"] == scenario and c["policy"] == policy)
+                found = [c for c in cells if c["scenario"] == scenario and c["policy"] == policy]
+                if not found:  # e.g. an ablation policy run on some scenarios only
+                    continue
+                cell = found[0]
                 m = cell[metric]
                 vals = [m["median"], m["min"], m["max"]]
                 if metric == "mttr_s":

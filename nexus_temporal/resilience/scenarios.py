@@ -164,6 +164,10 @@ class PolicySpec:
     fallback: bool = False
     #: Upstream caution: an attempt that fails raises the later steps' scores by this level.
     caution: float = 0.0
+    #: Ablation: ``scored`` False keeps the budget and breaker but takes Temporal's static
+    #: delays; ``forest`` False never fits the IsolationForest (its signal stays absent).
+    scored: bool = True
+    forest: bool = True
 
 
 ONSET, END = 60.0, 150.0
@@ -259,6 +263,20 @@ POLICIES: dict[str, PolicySpec] = {
             adaptive=True,
             breaker=True,
             caution=0.5,
+        ),
+        PolicySpec(
+            "adaptive-no-forest",
+            "adaptive without the IsolationForest signal (ablation)",
+            adaptive=True,
+            breaker=True,
+            forest=False,
+        ),
+        PolicySpec(
+            "budget-breaker",
+            "static delays behind the retry budget and the adaptive breaker (ablation)",
+            adaptive=True,
+            breaker=True,
+            scored=False,
         ),
         PolicySpec(
             "adaptive-fallback",

@@ -280,6 +280,8 @@ class Simulator:
             f.name: _Server(f, self, random.Random(master.getrandbits(64)))
             for f in self.workload.functions
         }
+        if not policy.forest:
+            self.forest_every = None
         self.scorer = AnomalyScorer(seed=seed) if policy.adaptive else None
         self.budget = (budget or RetryBudget()) if policy.adaptive else None
         # The adaptive policies' breakers use the adaptive defaults, as the worker's do.
@@ -526,7 +528,9 @@ class Simulator:
                 self._record(wf, function, failed=True, attempts=attempt)
                 return False
             yield _Sleep(decision.delay)
-            if self.budget is not None:
+            if self.budget is not None and reached:
+                # A breaker refusal did not call the target: its retry spends no budget (as
+                # the worker's interceptor; it used to here, which failed waiting calls early).
                 # "drop": the worker's RetryBudgetExhausted (non-retryable); "wait": retry
                 # when the budget allows again, within the call's deadline.
                 while not self.budget.try_spend(function, self.now):
@@ -558,7 +562,7 @@ class Simulator:
             breaker_remaining=breaker_remaining,
             retry_after=retry_after,
         )
-        if self.scorer is None or self.budget is None:
+        if self.scorer is None or self.budget is None or not self.policy.scored:
             # Temporal's schedule; an open breaker's CircuitOpen carries next_retry_delay.
             return static_delay(replace(ctx, retry_after=breaker_remaining or retry_after))
         return choose_delay(self.scorer.score(function, self.now), ctx, self._policy_rng)
