@@ -54,6 +54,16 @@ def bad_target_cases(server: str, tmp: Path) -> dict[tuple[str, ...], list[list[
             [UNKNOWN_ID, "approve", *down],
             [UNKNOWN_ID, "approve", "--input", "{bad", *server_flags],
         ],
+        ("redrive",): [
+            [UNKNOWN_ID, *server_flags],
+            [UNKNOWN_ID, *down],
+            [UNKNOWN_ID, "--version", "2", *server_flags],
+        ],
+        ("rerun",): [
+            [UNKNOWN_ID, "--from", "S", *server_flags],
+            [UNKNOWN_ID, "--from", "S", *down],
+            [UNKNOWN_ID, "--from", "S", "--input", "{bad", *server_flags],
+        ],
         ("emulators",): [[MISSING], [str(bad_json)]],
         ("lint",): [[MISSING], [str(bad_yaml)]],
         ("audit", "export"): [[UNKNOWN_ID, *server_flags], [UNKNOWN_ID, *down]],
