@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from temporalio import workflow
@@ -50,6 +50,16 @@ from nexus_temporal.history import (
 from nexus_temporal.history import load_history as load_history
 from nexus_temporal.protocol import INVOKE_ACTIVITY, RESOLVE_ACTIVITY, InvokeRequest
 from nexus_temporal.registry import Registry, UnknownDefinition
+from nexus_temporal.replay_data import (
+    ERROR,
+    DataRunner,
+    Finding,
+    Replayed,
+    compare,
+    note_command,
+    note_result,
+    take,
+)
 
 REPLAY_NAMESPACE = "ReplayNamespace"
 
@@ -85,6 +95,8 @@ class ReplayReport:
     change: str = UNCHANGED
     note: str | None = None
     source: str | None = None
+    #: Data differences (nexus_temporal.replay_data): errors make the execution incompatible.
+    findings: list[Finding] = field(default_factory=list)
 
     def render(self) -> str:
         """One line for people: ``ID: compatible`` or ``ID: INCOMPATIBLE at state 'X': ...``."""
@@ -92,13 +104,20 @@ class ReplayReport:
         if self.candidate and self.change != UNCHANGED:
             where += f"; replayed with {self.candidate}, {self.change}"
         where += ")"
+        warnings = sum(1 for f in self.findings if f.severity != ERROR)
         if self.ok:
-            verdict = "compatible"
+            verdict = "compatible" + (f" ({warnings} warning(s))" if warnings else "")
+        elif (self.problem or "").startswith("DATA CHANGED"):
+            verdict = f"INCOMPATIBLE: {self.problem}"
         elif self.state:
             verdict = f"INCOMPATIBLE at state '{self.state}': {self.problem}"
         else:
             verdict = f"INCOMPATIBLE: {self.problem}"
         line = f"{self.workflow_id}{where}: {verdict}"
+        for finding in self.findings:
+            if finding.message != self.problem:
+                kind = "" if finding.severity == ERROR else "warning: "
+                line += f"\n  {kind}{finding.message}"
         return line + (f"\n  note: {self.note}" if self.note else "")
 
     def to_json(self) -> dict[str, Any]:
@@ -135,6 +154,7 @@ class _Outbound(WorkflowOutboundInterceptor):
         if input.activity == INVOKE_ACTIVITY and isinstance(request, InvokeRequest):
             state, function = request.state or state, request.function
         _record(Step("activity", state, input.summary, input.activity, function))
+        note_command("activity", input.summary, input.activity, input.args)
         return super().start_activity(input)
 
     def start_local_activity(self, input: StartLocalActivityInput) -> Any:
@@ -145,6 +165,7 @@ class _Outbound(WorkflowOutboundInterceptor):
     async def start_child_workflow(self, input: StartChildWorkflowInput) -> Any:
         summary = input.static_summary
         _record(Step("child", _state_of(summary), summary, input.workflow))
+        note_command("child", summary, input.workflow, input.args)
         return await super().start_child_workflow(input)
 
 
@@ -166,7 +187,9 @@ class _RecordingWorkflow(NexusWorkflow):
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> Any:
-        return await super().run(args)
+        result = await super().run(args)
+        note_result(result)
+        return result
 
     def _entered(self, ctx: RunContext, name: str) -> None:
         _record(Step("enter", name))
@@ -391,12 +414,16 @@ async def replay(
     *,
     candidates: bool = False,
     sources: Sequence[str | None] | None = None,
+    allow_data_changes: Collection[str] = (),
+    data_changes: str = ERROR,
 ) -> list[ReplayReport]:
     """Replay each history; never raises for an incompatible history, reports it instead.
 
     ``candidates``: let ``registry`` stand in for the definition each history pinned (raises
     :class:`NoCandidate` when nothing in it can). Without it, a history whose pinned content is
-    not in ``registry`` fails as it would on a worker.
+    not in ``registry`` fails as it would on a worker. A command whose input differs from
+    history's makes the execution incompatible unless its state is in ``allow_data_changes``
+    or ``data_changes`` is ``"warning"`` (then it is a warning; nexus_temporal.replay_data).
     """
     pins = [pinned_definition(h) for h in histories]
     choices: list[_Choice | None] = []
@@ -421,11 +448,15 @@ async def replay(
         groups.setdefault((has_state_entries(recorded_steps(history)), repeat), []).append(i)
     failures: dict[int, Exception | None] = {}
     steps: dict[int, list[Step]] = {}
+    data: dict[int, Replayed] = {}
     for (with_attributes, _), indexes in groups.items():
         namespace = f"{REPLAY_NAMESPACE}-{uuid.uuid4().hex[:8]}"  # one registry per replay
         bind(namespace, "*", serving, search_attributes=with_attributes)
         replayer = Replayer(
-            workflows=[_RecordingWorkflow], namespace=namespace, interceptors=[_StepRecorder()]
+            workflows=[_RecordingWorkflow],
+            namespace=namespace,
+            interceptors=[_StepRecorder()],
+            unsandboxed_workflow_runner=DataRunner(),
         )
         batch = [histories[i] for i in indexes]
 
@@ -441,9 +472,20 @@ async def replay(
             run_id = histories[i].run_id
             failures[i] = results.replay_failures.get(run_id)
             steps[i] = _STEPS.pop((namespace, run_id), [])
+            data[i] = take(namespace, run_id)
     reports = []
     for i, history in enumerate(histories):
         problem, state, event_id = _judge(history, failures[i], steps[i])
+        findings = compare(
+            history,
+            data[i],
+            allow=allow_data_changes,
+            warn=data_changes != ERROR,
+            last_state=next((s.state for s in reversed(steps[i]) if s.kind == "enter"), None),
+        )
+        bad = next((f for f in findings if f.severity == ERROR), None)
+        if problem is None and bad is not None:
+            problem, state, event_id = bad.message, bad.state, bad.event_id
         choice = choices[i]
         report = ReplayReport(
             workflow_id=history.workflow_id,
@@ -460,6 +502,7 @@ async def replay(
             ),
             change=choice.change if choice else UNCHANGED,
             source=(sources[i] if sources else None),
+            findings=findings,
         )
         report.note = _note(report, choice)
         reports.append(report)

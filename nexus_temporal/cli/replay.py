@@ -67,6 +67,19 @@ def register(subparsers: Any) -> None:
         help="fetch every execution a visibility query matches, e.g. "
         '\'NexusDefinition = "order-saga" AND ExecutionStatus = "Running"\'',
     )
+    p.add_argument(
+        "--allow-data-change",
+        action="append",
+        default=[],
+        metavar="STATE[,STATE...]",
+        help="states whose changed data (DATA CHANGED) you declare safe: reported as warnings",
+    )
+    p.add_argument(
+        "--data-changes",
+        choices=("error", "warn"),
+        default="error",
+        help="whether a DATA CHANGED finding makes an execution incompatible [error]",
+    )
     output_flag(p, json_alias=True)
     connection_flags(p, task_queue=False)
     p.set_defaults(handler=handle)
@@ -103,7 +116,16 @@ async def _replay(args: argparse.Namespace) -> int:
     # The SDK logs each failed replay with a traceback; the report says it in words.
     logging.getLogger("temporalio.worker").setLevel(logging.CRITICAL)
     quiet_sdk_core("TMPRL1100")  # the core's "Failing workflow task" line: the report says it
-    reports = await replay(histories, registry, candidates=True, sources=sources)
+    allowed = {s.strip() for raw in args.allow_data_change for s in raw.split(",") if s.strip()}
+    _check_states(allowed, registry)
+    reports = await replay(
+        histories,
+        registry,
+        candidates=True,
+        sources=sources,
+        allow_data_changes=allowed,
+        data_changes="warning" if args.data_changes == "warn" else "error",
+    )
     bad = sum(1 for r in reports if not r.ok)
     if args.output == "json":
         print(
@@ -112,6 +134,9 @@ async def _replay(args: argparse.Namespace) -> int:
                     "executions": [r.to_json() for r in reports],
                     "compatible": len(reports) - bad,
                     "incompatible": bad,
+                    "warnings": sum(
+                        1 for r in reports for f in r.findings if f.severity == "warning"
+                    ),
                 },
                 indent=2,
             )
@@ -124,6 +149,17 @@ async def _replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_FAILED if bad else EXIT_OK
+
+
+def _check_states(states: set[str], registry: Any) -> None:
+    """Every state ``--allow-data-change`` names is a state of a given definition."""
+    import difflib
+
+    known = {state.name for plan in registry.plans for state in plan.all_states()}
+    for name in sorted(states - known):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise UsageError(f"--allow-data-change: no given definition has a state '{name}'{hint}")
 
 
 def _decrypted(histories: list[WorkflowHistory], args: argparse.Namespace) -> list[WorkflowHistory]:
