@@ -10,6 +10,7 @@ new input. Redrive of a succeeded execution is refused.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -20,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from nexus_temporal.redrive import RedriveRefused, redrive, rerun
 from nexus_temporal.redrive_protocol import ALLOW_RERUN_INPUT
 from tests.helpers import redrive_functions as fns
-from tests.helpers.run import nexus_worker, start
+from tests.helpers.run import nexus_worker, registry_of, start
 
 F = "python:tests.helpers.redrive_functions"
 
@@ -193,3 +194,66 @@ async def test_redrive_of_a_succeeded_execution_is_refused(env: WorkflowEnvironm
         await handle.result()
         with pytest.raises(RedriveRefused, match="it succeeded, so there is nothing to redrive"):
             await redrive(client, handle.id)
+
+
+async def test_redrive_map_in_store_mode_keeps_stored_results(
+    env: WorkflowEnvironment, tmp_path: Any
+) -> None:
+    client: Client = env.client
+    run = uuid.uuid4().hex[:8]
+    store = tmp_path / "results"
+    text = (
+        MAP.replace("name: redrive-map", "name: redrive-map-store")
+        .replace("[0..999]", "[0..299]")
+        .replace("tolerated_failures: 29", "tolerated_failures: 9")
+        .replace("results: collect", f"results: store\n    result_store: {store}")
+    )
+    failing = set(range(290, 300))
+    fns.DOWN.update((run, n) for n in failing)
+    async with nexus_worker(client, text) as worker:
+        handle = await start(client, worker, "redrive-map-store", {"run": run})
+        assert (await _fails(handle))["details"]["failed"] == 10
+        fns.DOWN.difference_update((run, n) for n in failing)
+        done = await redrive(client, handle.id)
+        result = await client.get_workflow_handle(handle.id, run_id=done.run_id).result()
+    assert result["Items"]["failed"] == 0 and result["Items"]["completed"] == 300
+    assert [n for n in range(300) if fns.calls("item", (run, n)) == 2] == sorted(failing)
+    lines = [
+        json.loads(line)
+        for part in sorted(store.rglob("part-*.jsonl"))
+        for line in part.read_text().splitlines()
+    ]
+    assert sorted((r["index"], r["result"]["double"]) for r in lines) == [
+        (n, 2 * n) for n in range(300)
+    ]
+
+
+async def test_redrive_version_needs_a_compatible_replacing_definition(
+    env: WorkflowEnvironment,
+) -> None:
+    client: Client = env.client
+    order = uuid.uuid4().hex[:8]
+    fns.DOWN.add(order)
+    pinned = registry_of(SAGA).plans[0].hash
+    v2 = SAGA.replace("name: redrive-saga", 'name: redrive-saga\nversion: "2"')
+    replacing = v2.replace('version: "2"', f'version: "2"\nreplaces: ["{pinned[:12]}"]')
+    # Charge calls another function now: the history up to the reset point does not replay.
+    changed = replacing.replace("    action: charge\n", "    action: refund\n")
+    try:
+        async with nexus_worker(client, SAGA) as worker:
+            handle = await start(client, worker, "redrive-saga", {"order": order})
+            await _fails(handle)
+    finally:
+        fns.DOWN.discard(order)
+    with pytest.raises(RedriveRefused, match="declares|replaces"):
+        await redrive(client, handle.id, version="2", definitions=registry_of(v2), dry_run=True)
+    with pytest.raises(RedriveRefused, match="no definition 'redrive-saga@3'"):
+        await redrive(client, handle.id, version="3", definitions=registry_of(v2), dry_run=True)
+    plan = await redrive(
+        client, handle.id, version="2", definitions=registry_of(replacing), dry_run=True
+    )
+    assert "redrive-saga@2" in plan.description and plan.version == "2"
+    with pytest.raises(RedriveRefused, match="cannot continue this execution: `nexus replay`"):
+        await redrive(
+            client, handle.id, version="2", definitions=registry_of(changed), dry_run=True
+        )
