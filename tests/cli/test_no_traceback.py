@@ -79,6 +79,12 @@ def bad_target_cases(server: str, tmp: Path) -> dict[tuple[str, ...], list[list[
             ["--definitions", SAGA, "--workflow-id", UNKNOWN_ID, *server_flags],
             ["--definitions", SAGA, "--workflow-id", UNKNOWN_ID, *down],
         ],
+        ("diff",): [
+            [MISSING, f"{SAGA}/workflow.yaml"],
+            [f"{SAGA}/workflow.yaml", str(bad_yaml)],
+            [f"{SAGA}/workflow.yaml", f"{SAGA}/workflow.yaml", "--histories", MISSING],
+            [f"{SAGA}/workflow.yaml", f"{SAGA}/workflow.yaml", "--histories", str(history_dir)],
+        ],
         ("history", "export"): [
             [UNKNOWN_ID, "--output", str(tmp / "out"), *server_flags],
             [UNKNOWN_ID, "--output", str(tmp / "out2"), *down],
