@@ -53,6 +53,8 @@ from nexus_temporal.protocol import ATTEMPT_TIMED_OUT, CIRCUIT_OPEN, RETRY_BUDGE
 from policies.adaptive import Decision, RetryContext, choose_delay, static_delay, stressed
 from policies.budget import RetryBudget
 from policies.scorer import AnomalyScorer, Attempt, Outcome, Score
+from workers.attempt_errors import classify, rebuild
+from workers.refit import refit_loop
 from workers.resilience_settings import (
     ADAPTIVE,
     DEADLINE_MARGIN_MAX,
@@ -207,7 +209,7 @@ class AdaptiveRetryInterceptor(Interceptor):
             timed_out = (details is not None and details.timed_out) or attempt_deadline_expired()
             throttled = False
         else:
-            _, outcome, _ = _classify(exc)
+            _, outcome, _ = classify(exc)
             timed_out, throttled = outcome is Outcome.TIMEOUT, outcome is Outcome.THROTTLED
         return stressed(self.score(target), timed_out=timed_out, throttled=throttled)
 
@@ -220,7 +222,7 @@ class AdaptiveRetryInterceptor(Interceptor):
             if self._thread is not None:
                 return
             self._thread = threading.Thread(
-                target=_refit_loop,
+                target=refit_loop,
                 args=(weakref.ref(self), self._stop, self._dirty, self.settings.refit_interval),
                 name="nexus-retry-refit",
                 daemon=True,
@@ -456,39 +458,6 @@ class AdaptiveRetryInterceptor(Interceptor):
         return _AdaptiveInbound(next, self)
 
 
-def _refit_loop(
-    ref: weakref.ReferenceType[AdaptiveRetryInterceptor],
-    stop: threading.Event,
-    dirty: threading.Event,
-    interval: float,
-) -> None:
-    while not stop.wait(interval):
-        me = ref()
-        if me is None:
-            return
-        if dirty.is_set():
-            dirty.clear()
-            try:
-                me.scorer.refit(me.clock())
-            except Exception:  # a failed fit only leaves the forest signal stale
-                pass
-        del me
-
-
-def _classify(exc: BaseException) -> tuple[str, Outcome, float | None]:
-    """(error type, outcome class, Retry-After seconds) of a failed attempt."""
-    if isinstance(exc, ApplicationError):
-        error_type = exc.type or "Error"
-        retry_after = _seconds(exc.next_retry_delay) if exc.next_retry_delay else None
-    else:
-        error_type, retry_after = type(exc).__name__, None
-    if error_type in THROTTLE_TYPES or retry_after is not None:
-        return error_type, Outcome.THROTTLED, retry_after
-    if error_type in TIMEOUT_TYPES:
-        return error_type, Outcome.TIMEOUT, None
-    return error_type, Outcome.ERROR, None
-
-
 class _AttemptExpired(Exception):
     """The worker-side deadline of an ``adaptive`` attempt fired."""
 
@@ -501,15 +470,6 @@ def _timed_out(call: _Call, limit: float) -> ApplicationError:
         {"function": call.function, "attempt": call.info.attempt, "timeout": round(limit, 3)},
         type=ATTEMPT_TIMED_OUT,
     )
-
-
-def _rebuild(exc: BaseException, error_type: str, **kwargs: Any) -> ApplicationError:
-    """The same error (type, message, details) with new retry settings."""
-    if isinstance(exc, ApplicationError):
-        return ApplicationError(
-            exc.message, *exc.details, type=error_type, category=exc.category, **kwargs
-        )
-    return ApplicationError(str(exc), type=error_type, **kwargs)
 
 
 class _AdaptiveInbound(ActivityInboundInterceptor):
@@ -570,7 +530,7 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
 
     def _failed(self, call: _Call, exc: Exception) -> BaseException:
         root = self.root
-        error_type, outcome, retry_after = _classify(exc)
+        error_type, outcome, retry_after = classify(exc)
         call.extra["error_type"] = error_type
         policy = call.info.retry_policy
         non_retryable = (isinstance(exc, ApplicationError) and exc.non_retryable) or (
@@ -591,8 +551,8 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
                 decision = root.decide_refused(call, retry_after)
                 root.annotate(call)
                 if decision.delay is None:
-                    return _rebuild(exc, error_type, non_retryable=True)
-                return _rebuild(
+                    return rebuild(exc, error_type, non_retryable=True)
+                return rebuild(
                     exc,
                     error_type,
                     next_retry_delay=timedelta(seconds=max(decision.delay, MIN_DELAY)),
@@ -633,7 +593,7 @@ class _AdaptiveInbound(ActivityInboundInterceptor):
             )
         if decision.delay is None:
             # The next attempt would not fit the schedule-to-close time: fail now, same type.
-            return _rebuild(exc, error_type, non_retryable=True)
-        return _rebuild(
+            return rebuild(exc, error_type, non_retryable=True)
+        return rebuild(
             exc, error_type, next_retry_delay=timedelta(seconds=max(decision.delay, MIN_DELAY))
         )
