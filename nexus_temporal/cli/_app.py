@@ -34,6 +34,7 @@ from nexus_temporal.cli import (
     schema,
     signal_,
     start,
+    ui,
     validate,
     worker,
 )
@@ -61,6 +62,7 @@ VERBS: tuple[ModuleType, ...] = (
     lint,
     audit,
     codec_server,
+    ui,
     replay,
     diff,
     history,

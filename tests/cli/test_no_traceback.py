@@ -72,6 +72,12 @@ def bad_target_cases(server: str, tmp: Path) -> dict[tuple[str, ...], list[list[
             ["--keys", MISSING, "--port", "0"],
             ["--keys", str(bad_json), "--port", "0"],
         ],
+        ("ui",): [
+            ["--port", "0", *down],
+            ["--port", "0", "--definitions", MISSING, *server_flags],
+            ["--port", "0", "--definitions", str(bad_yaml), *server_flags],
+            ["--port", "0", "--codec-keys", str(bad_json), *server_flags],
+        ],
         ("replay",): [
             ["--definitions", MISSING, "--history", str(history_dir)],
             ["--definitions", SAGA, "--history", MISSING],
@@ -101,6 +107,7 @@ def bad_target_cases(server: str, tmp: Path) -> dict[tuple[str, ...], list[list[
         ("demo",): [[MISSING, "--db", str(tmp / "demo.db")]],
         ("bench", "overhead"): [[*down]],
         ("bench", "fanout"): [[*down]],
+        ("bench", "throughput"): [[*down], ["--states", "0"]],
         ("bench", "resilience"): [[*down], ["--scenario", "no-such"], ["--seeds", "0"]],
     }
 
