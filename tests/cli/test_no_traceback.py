@@ -107,7 +107,6 @@ def bad_target_cases(server: str, tmp: Path) -> dict[tuple[str, ...], list[list[
         ("demo",): [[MISSING, "--db", str(tmp / "demo.db")]],
         ("bench", "overhead"): [[*down]],
         ("bench", "fanout"): [[*down]],
-        ("bench", "throughput"): [[*down], ["--states", "0"]],
         ("bench", "resilience"): [[*down], ["--scenario", "no-such"], ["--seeds", "0"]],
     }
 
